@@ -1,0 +1,38 @@
+/*
+** chan.h: channels with Go's semantics. Values are 'struct tvalue' moved
+** in and out; see select.h for the multi-case wait these are built on.
+*/
+#ifndef GOCHAN_CHAN_H
+#define GOCHAN_CHAN_H
+
+#include "core.h"
+#include "obj.h"
+#include "value.h"
+#include "waitq.h"
+
+struct chan;
+
+/* A new channel with 'cap' buffer slots (0 = unbuffered), refs = 1.
+** NULL when out of memory. */
+struct chan *chan_new (size_t cap);
+static inline void chan_retain (struct chan *c) { obj_retain((struct obj *)c); }
+static inline void chan_release (struct chan *c) { obj_release((struct obj *)c); }
+
+/* Send '*v'. GO_OK: the channel took the value ('*v' is left nil).
+** Otherwise the caller still owns '*v': GO_CLOSED (closed, also while
+** waiting), GO_AGAIN (would block, deadline GO_NOW/past), GO_TIMEOUT,
+** GO_INTERRUPTED, GO_DEADLOCK. Blocks the calling thread. */
+gostatus chan_send (struct chan *c, struct tvalue *v, int64_t deadline);
+/* Receive into '*out' (caller owns it after). GO_OK with *ok = true (a
+** value) or *ok = false (closed and drained, *out nil). Else as above. */
+gostatus chan_recv (struct chan *c, struct tvalue *out, bool *ok,
+                    int64_t deadline);
+/* GO_OK, or GO_CLOSED if already closed. Wakes every blocked receiver
+** (nil, false) and sender (GO_CLOSED). */
+gostatus chan_close (struct chan *c);
+
+size_t chan_len (struct chan *c);
+size_t chan_cap (struct chan *c);
+bool chan_isclosed (struct chan *c);
+
+#endif

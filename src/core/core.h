@@ -1,0 +1,53 @@
+/*
+** core.h: status codes, deadlines and checks shared by every file of the
+** Lua-free core. Nothing here knows of Lua; src/core never includes lua.h.
+*/
+#ifndef GOCHAN_CORE_H
+#define GOCHAN_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef LUA_VERSION_NUM
+#define GOCHAN_CORE_NO_LUA 1
+#endif
+
+/* What every core call returns. The core never prints, exits or longjmps. */
+typedef enum gostatus {
+  GO_OK = 0,       /* done */
+  GO_AGAIN,        /* would block and the deadline was GO_NOW (or already past);
+                      from a *_begin call: a waiter is queued, park and finish */
+  GO_TIMEOUT,      /* blocked, and the deadline passed first */
+  GO_CLOSED,       /* send on a closed channel; close of a closed channel */
+  GO_NOMEM,        /* allocation failed; nothing changed */
+  GO_INTERRUPTED,  /* the wait was cancelled by an interrupt (SIGINT) */
+  GO_DEADLOCK,     /* the wait was cancelled: nothing could ever wake it */
+  GO_NEGATIVE,     /* waitgroup counter would go below zero; unchanged */
+  GO_NOTLOCKED,    /* unlock of an unlocked mutex; unchanged */
+  GO_SHUTDOWN      /* the runtime is stopping */
+} gostatus;
+
+/* Deadlines are absolute CLOCK_MONOTONIC nanoseconds. */
+#define GO_NOW   ((int64_t)0)          /* try once, never block */
+#define GO_NEVER INT64_MAX             /* wait without a time limit */
+
+int64_t go_now (void);                 /* CLOCK_MONOTONIC, ns */
+/* 'seconds' from now as a deadline: <= 0 gives GO_NOW, NaN-free input
+** only (callers check), overflow saturates to GO_NEVER. */
+int64_t go_deadline_in (double seconds);
+
+/* A small fast per-thread random generator (select's random order). */
+uint32_t go_rand (void);
+uint32_t go_randn (uint32_t n);        /* uniform in [0, n), n > 0 */
+
+const char *go_strstatus (gostatus st);
+
+/* Checks of impossible states; stay on in every build, CI included. */
+void go_assert_fail (const char *expr, const char *file, int line);
+#define GOCHAN_ASSERT(e) \
+  ((e) ? (void)0 : go_assert_fail(#e, __FILE__, __LINE__))
+
+#define go_container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+
+#endif

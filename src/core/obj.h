@@ -1,0 +1,41 @@
+/*
+** obj.h: the header of every shared core object (channel, waitgroup,
+** mutex, atomic, ticker, task). Objects are refcounted; whoever holds a
+** pointer across threads holds a reference. The last release destroys.
+*/
+#ifndef GOCHAN_OBJ_H
+#define GOCHAN_OBJ_H
+
+#include <stdatomic.h>
+#include "core.h"
+
+enum objtype {
+  OBJ_CHAN = 1, OBJ_WAITGROUP, OBJ_MUTEX, OBJ_ATOMIC, OBJ_TICKER, OBJ_TASK,
+  OBJ_NTYPES
+};
+
+struct obj {
+  atomic_long refs;                 /* >= 1 while anyone may use it */
+  uint8_t type;                     /* enum objtype; fixed at creation */
+  void (*destroy) (struct obj *o);  /* frees the whole object */
+};
+
+static inline void obj_init (struct obj *o, enum objtype t,
+                             void (*destroy) (struct obj *)) {
+  atomic_init(&o->refs, 1);
+  o->type = (uint8_t)t;
+  o->destroy = destroy;
+}
+
+static inline void obj_retain (struct obj *o) {
+  atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
+}
+
+/* Release one reference; the last one destroys. acq_rel so that every
+** write made by earlier holders happens before 'destroy'. */
+static inline void obj_release (struct obj *o) {
+  if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1)
+    o->destroy(o);
+}
+
+#endif

@@ -1,0 +1,54 @@
+/*
+** lgochan.h: what the binding's files share: metatable names, the box
+** helpers, deadlines from Lua timeouts, and status -> Lua error.
+** The binding is the only code that includes lua.h.
+*/
+#ifndef LGOCHAN_H
+#define LGOCHAN_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include "core.h"
+#include "obj.h"
+#include "value.h"
+
+#define GOCHAN_CHAN_MT      "gochan.chan"
+#define GOCHAN_WAITGROUP_MT "gochan.waitgroup"
+#define GOCHAN_MUTEX_MT     "gochan.mutex"
+#define GOCHAN_ATOMIC_MT    "gochan.atomic"
+#define GOCHAN_TICKER_MT    "gochan.ticker"
+#define GOCHAN_TASK_MT      "gochan.task"
+
+/*
+** Boxes: a gochan userdata is a box holding one 'struct obj *' and owning
+** one reference. In one state, one object has at most one live box (a weak
+** cache keyed by the object's address), so an object that comes back to a
+** state is the same Lua value (rawequal).
+*/
+/* Push the state's box for 'o' (creating it, with one new reference, if
+** there is none). 'o' is borrowed. May raise (memory). */
+void lgochan_pushobj (lua_State *L, struct obj *o);
+/* The object in the gochan box at 'idx', or NULL if it is not one. */
+struct obj *lgochan_toobj (lua_State *L, int idx);
+/* The object in a box of metatable 'tname' at 'arg', or a standard
+** "bad argument"/"bad self" error. */
+struct obj *lgochan_checkobj (lua_State *L, int arg, const char *tname);
+
+/* An optional timeout in seconds at 'arg' as an absolute deadline:
+** none/nil -> GO_NEVER; <= 0 -> GO_NOW; else now + timeout.
+** Raises "bad argument #arg to 'f' (number expected, got X)" (and for NaN). */
+int64_t lgochan_optdeadline (lua_State *L, int arg);
+
+/* Raise the Lua error for a core status that is an error (GO_NOMEM,
+** GO_INTERRUPTED -> "interrupted", GO_DEADLOCK -> "all tasks are asleep -
+** deadlock!" ...). Never returns. Call only with no core lock held. */
+int lgochan_raise (lua_State *L, gostatus st);
+
+/* Per-file openers, called by luaopen_gochan_core; each is safe to run
+** twice in one state and adds its functions to the table on top. */
+void lchan_open (lua_State *L);
+void lselect_open (lua_State *L);
+void lsync_open (lua_State *L);
+void ltime_open (lua_State *L);
+
+#endif
