@@ -39,6 +39,7 @@ struct op {
   atomic_uint woken;       /* thread waiters: 0 parked, 1 woken (futex word) */
   void (*wake) (struct op *op);  /* NULL: thread waiter; else task waiter */
   void *owner;             /* for 'wake': the task */
+  int64_t deadline;        /* set by op_park: GO_NEVER = no time limit */
   const char *what;        /* what is waited on, for gochan.tasks() */
   void *waitobj;           /* the object waited on (display only) */
 };

@@ -1,0 +1,159 @@
+/*
+** chan.c: the channel: a ring buffer and two queues of waiters, one
+** mutex. The per-case steps (trysend/tryrecv) are shared with select.c.
+*/
+#include <pthread.h>
+#include <stdlib.h>
+#include "chan_impl.h"
+#include "select.h"
+
+static void chan_destroy (struct obj *o) {
+  struct chan *c = (struct chan *)o;
+  /* refs == 0: nobody else can reach it, and no waiter can be queued
+  ** (every waiter's owner holds a reference while it waits). */
+  GOCHAN_ASSERT(waitq_empty(&c->recvq) && waitq_empty(&c->sendq));
+  for (size_t i = 0; i < c->len; i++)
+    tvalue_clear(&c->buf[(c->head + i) % c->cap]);
+  pthread_mutex_destroy(&c->mu);
+  free(c->buf);
+  free(c);
+}
+
+struct chan *chan_new (size_t cap) {
+  if (cap > CHAN_MAX_CAP) return NULL;
+  struct chan *c = malloc(sizeof *c);
+  if (!c) return NULL;
+  c->buf = NULL;
+  if (cap > 0 && !(c->buf = malloc(cap * sizeof *c->buf))) {
+    free(c);
+    return NULL;
+  }
+  obj_init(&c->hdr, OBJ_CHAN, chan_destroy);
+  c->cap = cap;
+  pthread_mutex_init(&c->mu, NULL);
+  c->len = c->head = 0;
+  waitq_init(&c->recvq);
+  waitq_init(&c->sendq);
+  c->closed = false;
+  return c;
+}
+
+/* Complete case 'w' of a claimed op with 'result'. Caller holds c->mu. */
+static inline void fire (struct waiter *w, gostatus result) {
+  w->op->fired = w->idx;
+  w->op->result = result;
+}
+
+gostatus chan_trysend (struct chan *c, struct tvalue *v, struct op **wake) {
+  if (c->closed) return GO_CLOSED;
+  struct waiter *w = waitq_claim(&c->recvq);
+  if (w) {                        /* hand off straight to a receiver */
+    GOCHAN_ASSERT(c->len == 0);
+    *w->val = *v;
+    *w->ok = true;
+    fire(w, GO_OK);
+    *wake = w->op;
+  }
+  else if (c->len < c->cap) {
+    c->buf[(c->head + c->len) % c->cap] = *v;
+    c->len++;
+  }
+  else return GO_AGAIN;
+  tvalue_setnil(v);               /* moved into the channel */
+  return GO_OK;
+}
+
+gostatus chan_tryrecv (struct chan *c, struct tvalue *out, bool *ok,
+                       struct op **wake) {
+  struct waiter *w;
+  if (c->len > 0) {
+    *out = c->buf[c->head];
+    w = waitq_claim(&c->sendq);
+    if (w) {     /* full buffer: the sender's value takes the freed slot */
+      GOCHAN_ASSERT(c->len == c->cap);
+      c->buf[c->head] = *w->val;
+      tvalue_setnil(w->val);
+      fire(w, GO_OK);
+      *wake = w->op;
+    }
+    else c->len--;
+    c->head = (c->head + 1 == c->cap) ? 0 : c->head + 1;
+    *ok = true;
+  }
+  else if ((w = waitq_claim(&c->sendq)) != NULL) {  /* unbuffered */
+    *out = *w->val;
+    tvalue_setnil(w->val);
+    fire(w, GO_OK);
+    *wake = w->op;
+    *ok = true;
+  }
+  else if (c->closed) {
+    tvalue_setnil(out);
+    *ok = false;
+  }
+  else return GO_AGAIN;
+  return GO_OK;
+}
+
+gostatus chan_send (struct chan *c, struct tvalue *v, int64_t deadline) {
+  struct selcase sc = { .c = c, .dir = SEL_SEND, .v = *v };
+  int chosen;
+  gostatus st = sel_wait(&sc, 1, deadline, &chosen);
+  *v = sc.v;            /* nil if taken; the caller's value otherwise */
+  return st;
+}
+
+gostatus chan_recv (struct chan *c, struct tvalue *out, bool *ok,
+                    int64_t deadline) {
+  struct selcase sc = { .c = c, .dir = SEL_RECV, .v = TVALUE_NIL };
+  int chosen;
+  gostatus st = sel_wait(&sc, 1, deadline, &chosen);
+  *out = sc.v;
+  *ok = sc.ok;
+  return st;
+}
+
+gostatus chan_close (struct chan *c) {
+  struct waiter *w, *wakelist = NULL;
+  pthread_mutex_lock(&c->mu);
+  if (c->closed) {
+    pthread_mutex_unlock(&c->mu);
+    return GO_CLOSED;
+  }
+  c->closed = true;
+  /* Every blocked party can now proceed: receivers get (nil, false),
+  ** senders GO_CLOSED. 'next' is free once a waiter is dequeued. */
+  while ((w = waitq_claim(&c->recvq)) != NULL) {
+    tvalue_setnil(w->val);
+    *w->ok = false;
+    fire(w, GO_OK);
+    w->next = wakelist; wakelist = w;
+  }
+  while ((w = waitq_claim(&c->sendq)) != NULL) {
+    fire(w, GO_CLOSED);
+    w->next = wakelist; wakelist = w;
+  }
+  pthread_mutex_unlock(&c->mu);
+  while (wakelist) {
+    w = wakelist;
+    wakelist = w->next;           /* read before the wake: 'w' may vanish */
+    op_wake(w->op);
+  }
+  return GO_OK;
+}
+
+size_t chan_len (struct chan *c) {
+  pthread_mutex_lock(&c->mu);
+  size_t n = c->len;
+  pthread_mutex_unlock(&c->mu);
+  return n;
+}
+
+size_t chan_cap (struct chan *c) { return c->cap; }
+
+bool chan_isclosed (struct chan *c) {
+  pthread_mutex_lock(&c->mu);
+  bool b = c->closed;
+  pthread_mutex_unlock(&c->mu);
+  return b;
+}

@@ -1,0 +1,37 @@
+/*
+** chan_impl.h: the channel's layout and per-case steps, shared by chan.c
+** and select.c only.
+*/
+#ifndef GOCHAN_CHAN_IMPL_H
+#define GOCHAN_CHAN_IMPL_H
+
+#include <pthread.h>
+#include "chan.h"
+
+#define CHAN_MAX_CAP ((size_t)1 << 28)
+
+/*
+** 'mu' guards every field but 'cap' (fixed at creation). With 'mu' held
+** and ignoring waiters whose op is no longer OP_OPEN (dropped lazily):
+** len > 0 implies recvq has no open waiter; len < cap implies sendq has
+** none; 'closed' is never cleared once set; a closed channel has no open
+** waiter at all.
+*/
+struct chan {
+  struct obj hdr;               /* refcount and type; see obj.h */
+  size_t cap;                   /* buffer slots; 0 = unbuffered */
+  pthread_mutex_t mu;
+  size_t len, head;             /* 'len' values starting at buf[head] */
+  struct tvalue *buf;           /* 'cap' slots; small values inline */
+  struct waitq recvq, sendq;    /* blocked receivers / senders, FIFO */
+  bool closed;
+};
+
+/* One step of a case, with c->mu held. GO_OK: done (a send moved '*v'
+** out); GO_CLOSED: send on closed; GO_AGAIN: would block. When a waiting
+** peer was completed, '*wake' is its op, to op_wake after unlocking. */
+gostatus chan_trysend (struct chan *c, struct tvalue *v, struct op **wake);
+gostatus chan_tryrecv (struct chan *c, struct tvalue *out, bool *ok,
+                       struct op **wake);
+
+#endif

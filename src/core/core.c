@@ -1,0 +1,63 @@
+/*
+** core.c: the monotonic clock, deadlines, the per-thread random
+** generator and the always-on assertion of the core.
+*/
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "core.h"
+
+int64_t go_now (void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t go_deadline_in (double seconds) {
+  if (!(seconds > 0)) return GO_NOW;          /* also NaN: callers reject it */
+  int64_t now = go_now();
+  double ns = seconds * 1e9;
+  if (ns >= (double)(GO_NEVER - now)) return GO_NEVER;
+  int64_t d = now + (int64_t)ns;
+  return d > now ? d : now + 1;               /* a timeout > 0 really waits */
+}
+
+/* xorshift64*; state per thread, seeded from its address and the clock. */
+static _Thread_local uint64_t rng_state;
+
+uint32_t go_rand (void) {
+  uint64_t x = rng_state;
+  if (x == 0) {
+    x = (uint64_t)(uintptr_t)&rng_state ^ (uint64_t)go_now() ^ 0x9E3779B97F4A7C15u;
+    if (x == 0) x = 1;
+  }
+  x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+  rng_state = x;
+  return (uint32_t)((x * 0x2545F4914F6CDD1Du) >> 32);
+}
+
+uint32_t go_randn (uint32_t n) {
+  return (uint32_t)(((uint64_t)go_rand() * n) >> 32);   /* Lemire, no modulo */
+}
+
+const char *go_strstatus (gostatus st) {
+  switch (st) {
+    case GO_OK: return "ok";
+    case GO_AGAIN: return "would block";
+    case GO_TIMEOUT: return "timeout";
+    case GO_CLOSED: return "closed";
+    case GO_NOMEM: return "not enough memory";
+    case GO_INTERRUPTED: return "interrupted";
+    case GO_DEADLOCK: return "all tasks are asleep - deadlock!";
+    case GO_NEGATIVE: return "negative WaitGroup counter";
+    case GO_NOTLOCKED: return "unlock of unlocked mutex";
+    case GO_SHUTDOWN: return "runtime is shutting down";
+  }
+  return "unknown status";
+}
+
+void go_assert_fail (const char *expr, const char *file, int line) {
+  fprintf(stderr, "gochan: assertion failed: %s (%s:%d)\n", expr, file, line);
+  abort();
+}

@@ -1,0 +1,138 @@
+/*
+** select.c: Go's select over send and recv cases. Pass 1 locks every
+** channel (in address order, so two selects never deadlock on each other),
+** polls the cases in a random order and completes the first ready one.
+** Otherwise pass 2 queues one waiter per case, all sharing one op, and the
+** caller parks; the first peer to claim the op fires exactly that case.
+*/
+#include <stdlib.h>
+#include "chan_impl.h"
+#include "select.h"
+
+#define SEL_STACK 16   /* cases handled without allocating */
+
+static inline bool active (const struct selcase *sc) {
+  return sc->dir != SEL_OFF && sc->c != NULL;
+}
+
+static inline struct waitq *queue_of (struct selcase *sc) {
+  return sc->dir == SEL_RECV ? &sc->c->recvq : &sc->c->sendq;
+}
+
+static inline gostatus trycase (struct selcase *sc, struct op **wake) {
+  return sc->dir == SEL_RECV ? chan_tryrecv(sc->c, &sc->v, &sc->ok, wake)
+                             : chan_trysend(sc->c, &sc->v, wake);
+}
+
+static inline void enqueue (struct selcase *sc, struct waiter *w,
+                            struct op *op, int idx) {
+  w->op = op;
+  w->val = &sc->v;
+  w->ok = &sc->ok;
+  w->idx = idx;
+  w->inq = false;
+  w->prev = w->next = NULL;
+  waitq_push(queue_of(sc), w);
+}
+
+/* One channel: no ordering work at all (chan_send/chan_recv use this). */
+static gostatus begin1 (struct selcase *sc, struct waiter *w, struct op *op,
+                        bool block, int *chosen) {
+  if (!active(sc)) return GO_AGAIN;   /* off: only a cancel can end it */
+  struct chan *c = sc->c;
+  struct op *wake = NULL;
+  pthread_mutex_lock(&c->mu);
+  gostatus st = trycase(sc, &wake);
+  if (st == GO_AGAIN && block) enqueue(sc, w, op, 0);
+  pthread_mutex_unlock(&c->mu);
+  if (wake) op_wake(wake);
+  if (st != GO_AGAIN) *chosen = 0;
+  return st;
+}
+
+static int cmpchan (const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)*(struct chan *const *)a;
+  uintptr_t y = (uintptr_t)*(struct chan *const *)b;
+  return (x > y) - (x < y);
+}
+
+gostatus sel_begin (struct selcase *cs, int n, struct waiter *ws,
+                    struct op *op, bool block, int *chosen) {
+  if (n == 1) return begin1(cs, ws, op, block, chosen);
+  int pollbuf[SEL_STACK];
+  struct chan *lockbuf[SEL_STACK];
+  int *poll = pollbuf;
+  struct chan **locks = lockbuf;
+  if (n > SEL_STACK) {
+    poll = malloc((size_t)n * sizeof *poll);
+    locks = malloc((size_t)n * sizeof *locks);
+    if (!poll || !locks) { free(poll); free(locks); return GO_NOMEM; }
+  }
+  /* poll order: a uniform random permutation of the active cases, so the
+  ** first ready case met is uniform among the ready ones */
+  int na = 0;
+  for (int i = 0; i < n; i++) {
+    if (!active(&cs[i])) continue;
+    int j = (int)go_randn((uint32_t)na + 1);
+    poll[na] = poll[j];
+    poll[j] = i;
+    locks[na++] = cs[i].c;
+  }
+  /* lock order: by address, each channel once */
+  int nl = 0;
+  if (na > 0) {
+    qsort(locks, (size_t)na, sizeof *locks, cmpchan);
+    nl = 1;
+    for (int i = 1; i < na; i++)
+      if (locks[i] != locks[nl - 1]) locks[nl++] = locks[i];
+  }
+  for (int i = 0; i < nl; i++) pthread_mutex_lock(&locks[i]->mu);
+  gostatus st = GO_AGAIN;
+  struct op *wake = NULL;
+  for (int k = 0; k < na; k++) {                    /* pass 1 */
+    int i = poll[k];
+    st = trycase(&cs[i], &wake);
+    if (st != GO_AGAIN) { *chosen = i; break; }
+  }
+  if (st == GO_AGAIN && block)                      /* pass 2 */
+    for (int k = 0; k < na; k++) enqueue(&cs[poll[k]], &ws[poll[k]], op, poll[k]);
+  for (int i = nl - 1; i >= 0; i--) pthread_mutex_unlock(&locks[i]->mu);
+  if (wake) op_wake(wake);
+  if (poll != pollbuf) { free(poll); free(locks); }
+  return st;
+}
+
+gostatus sel_finish (struct selcase *cs, int n, struct waiter *ws,
+                     struct op *op, int *chosen) {
+  int state = atomic_load_explicit(&op->state, memory_order_acquire);
+  GOCHAN_ASSERT(state != OP_OPEN);
+  /* No one can claim the op any more; unlink the waiters still queued
+  ** before their memory goes (the fired one is already dequeued). */
+  for (int i = 0; i < n; i++) {
+    if (!active(&cs[i])) continue;
+    struct chan *c = cs[i].c;
+    pthread_mutex_lock(&c->mu);
+    waitq_remove(queue_of(&cs[i]), &ws[i]);
+    pthread_mutex_unlock(&c->mu);
+  }
+  if (state == OP_FIRED) *chosen = op->fired;
+  return op->result;
+}
+
+gostatus sel_wait (struct selcase *cs, int n, int64_t deadline, int *chosen) {
+  bool block = deadline == GO_NEVER ||
+               (deadline != GO_NOW && go_now() < deadline);
+  struct op op;
+  struct waiter wsbuf[SEL_STACK];
+  struct waiter *ws = wsbuf;
+  if (block && n > SEL_STACK && !(ws = malloc((size_t)n * sizeof *ws)))
+    return GO_NOMEM;
+  op_init(&op);
+  gostatus st = sel_begin(cs, n, ws, &op, block, chosen);
+  if (st == GO_AGAIN && block) {
+    op_park(&op, deadline);
+    st = sel_finish(cs, n, ws, &op, chosen);
+  }
+  if (ws != wsbuf) free(ws);
+  return st;
+}

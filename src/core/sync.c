@@ -1,0 +1,235 @@
+/*
+** sync.c: waitgroup, mutex and atomic integer. Waitgroup and mutex wait
+** through the same op/waiter mechanism as channels (waitq.h), so a task
+** can park on them exactly as on a channel.
+*/
+#include <pthread.h>
+#include <stdlib.h>
+#include "sync.h"
+
+/* ---------------------------------------------------------------- */
+/* waitgroup                                                          */
+
+/* 'mu' guards 'count' and 'waiters'. count >= 0 always; count == 0
+** implies 'waiters' holds no open waiter. */
+struct waitgroup {
+  struct obj hdr;
+  pthread_mutex_t mu;
+  int64_t count;
+  struct waitq waiters;
+};
+
+static void wg_destroy (struct obj *o) {
+  struct waitgroup *wg = (struct waitgroup *)o;
+  GOCHAN_ASSERT(waitq_empty(&wg->waiters));
+  pthread_mutex_destroy(&wg->mu);
+  free(wg);
+}
+
+struct waitgroup *wg_new (void) {
+  struct waitgroup *wg = malloc(sizeof *wg);
+  if (!wg) return NULL;
+  obj_init(&wg->hdr, OBJ_WAITGROUP, wg_destroy);
+  pthread_mutex_init(&wg->mu, NULL);
+  wg->count = 0;
+  waitq_init(&wg->waiters);
+  return wg;
+}
+
+/* Claim every open waiter of 'q' (lock held) onto a list to wake later. */
+static struct waiter *claim_all (struct waitq *q) {
+  struct waiter *w, *list = NULL;
+  while ((w = waitq_claim(q)) != NULL) {
+    w->op->fired = w->idx;
+    w->op->result = GO_OK;
+    w->next = list; list = w;
+  }
+  return list;
+}
+
+static void wake_list (struct waiter *list) {
+  while (list) {
+    struct waiter *w = list;
+    list = w->next;               /* read before the wake: 'w' may vanish */
+    op_wake(w->op);
+  }
+}
+
+gostatus wg_add (struct waitgroup *wg, int64_t delta) {
+  struct waiter *list = NULL;
+  pthread_mutex_lock(&wg->mu);
+  int64_t n;
+  if (__builtin_add_overflow(wg->count, delta, &n) || n < 0) {
+    pthread_mutex_unlock(&wg->mu);
+    return GO_NEGATIVE;           /* (overflow upwards is reported so too) */
+  }
+  wg->count = n;
+  if (n == 0) list = claim_all(&wg->waiters);
+  pthread_mutex_unlock(&wg->mu);
+  wake_list(list);
+  return GO_OK;
+}
+
+int64_t wg_count (struct waitgroup *wg) {
+  pthread_mutex_lock(&wg->mu);
+  int64_t n = wg->count;
+  pthread_mutex_unlock(&wg->mu);
+  return n;
+}
+
+gostatus wg_begin (struct waitgroup *wg, struct waiter *w, struct op *op) {
+  pthread_mutex_lock(&wg->mu);
+  if (wg->count == 0) {
+    pthread_mutex_unlock(&wg->mu);
+    return GO_OK;
+  }
+  w->op = op; w->val = NULL; w->ok = NULL; w->idx = 0; w->inq = false;
+  waitq_push(&wg->waiters, w);
+  pthread_mutex_unlock(&wg->mu);
+  return GO_AGAIN;
+}
+
+gostatus wg_finish (struct waitgroup *wg, struct waiter *w, struct op *op) {
+  GOCHAN_ASSERT(atomic_load(&op->state) != OP_OPEN);
+  pthread_mutex_lock(&wg->mu);
+  waitq_remove(&wg->waiters, w);
+  pthread_mutex_unlock(&wg->mu);
+  return op->result;
+}
+
+gostatus wg_wait (struct waitgroup *wg, int64_t deadline) {
+  if (deadline == GO_NOW || (deadline != GO_NEVER && go_now() >= deadline))
+    return wg_count(wg) == 0 ? GO_OK : GO_AGAIN;
+  struct op op;
+  struct waiter w;
+  op_init(&op);
+  gostatus st = wg_begin(wg, &w, &op);
+  if (st != GO_AGAIN) return st;
+  op_park(&op, deadline);
+  return wg_finish(wg, &w, &op);
+}
+
+/* ---------------------------------------------------------------- */
+/* mutex                                                              */
+
+/* 'mu' guards 'locked' and 'waiters'. !locked implies no open waiter.
+** unlock with waiters passes the lock to the first one: 'locked' stays
+** true and the claimed waiter owns it when it wakes (FIFO, no barging). */
+struct gmutex {
+  struct obj hdr;
+  pthread_mutex_t mu;
+  bool locked;
+  struct waitq waiters;
+};
+
+static void mutex_destroy (struct obj *o) {
+  struct gmutex *m = (struct gmutex *)o;
+  GOCHAN_ASSERT(waitq_empty(&m->waiters));
+  pthread_mutex_destroy(&m->mu);
+  free(m);
+}
+
+struct gmutex *mutex_new (void) {
+  struct gmutex *m = malloc(sizeof *m);
+  if (!m) return NULL;
+  obj_init(&m->hdr, OBJ_MUTEX, mutex_destroy);
+  pthread_mutex_init(&m->mu, NULL);
+  m->locked = false;
+  waitq_init(&m->waiters);
+  return m;
+}
+
+bool mutex_trylock (struct gmutex *m) {
+  pthread_mutex_lock(&m->mu);
+  bool got = !m->locked;
+  m->locked = true;
+  pthread_mutex_unlock(&m->mu);
+  return got;
+}
+
+gostatus mutex_unlock (struct gmutex *m) {
+  pthread_mutex_lock(&m->mu);
+  if (!m->locked) {
+    pthread_mutex_unlock(&m->mu);
+    return GO_NOTLOCKED;
+  }
+  struct waiter *w = waitq_claim(&m->waiters);
+  if (w) {
+    w->op->fired = w->idx;
+    w->op->result = GO_OK;
+  }
+  else m->locked = false;
+  pthread_mutex_unlock(&m->mu);
+  if (w) op_wake(w->op);
+  return GO_OK;
+}
+
+bool mutex_islocked (struct gmutex *m) {
+  pthread_mutex_lock(&m->mu);
+  bool b = m->locked;
+  pthread_mutex_unlock(&m->mu);
+  return b;
+}
+
+gostatus mutex_begin (struct gmutex *m, struct waiter *w, struct op *op) {
+  pthread_mutex_lock(&m->mu);
+  if (!m->locked) {
+    m->locked = true;
+    pthread_mutex_unlock(&m->mu);
+    return GO_OK;
+  }
+  w->op = op; w->val = NULL; w->ok = NULL; w->idx = 0; w->inq = false;
+  waitq_push(&m->waiters, w);
+  pthread_mutex_unlock(&m->mu);
+  return GO_AGAIN;
+}
+
+gostatus mutex_finish (struct gmutex *m, struct waiter *w, struct op *op) {
+  GOCHAN_ASSERT(atomic_load(&op->state) != OP_OPEN);
+  pthread_mutex_lock(&m->mu);
+  waitq_remove(&m->waiters, w);
+  pthread_mutex_unlock(&m->mu);
+  return op->result;   /* GO_OK: the unlocker handed us the lock */
+}
+
+gostatus mutex_lock (struct gmutex *m, int64_t deadline) {
+  if (deadline == GO_NOW || (deadline != GO_NEVER && go_now() >= deadline))
+    return mutex_trylock(m) ? GO_OK : GO_AGAIN;
+  struct op op;
+  struct waiter w;
+  op_init(&op);
+  gostatus st = mutex_begin(m, &w, &op);
+  if (st != GO_AGAIN) return st;
+  op_park(&op, deadline);
+  return mutex_finish(m, &w, &op);
+}
+
+/* ---------------------------------------------------------------- */
+/* atomic                                                             */
+
+struct gatomic {
+  struct obj hdr;
+  _Atomic int64_t v;
+};
+
+static void gatomic_destroy (struct obj *o) { free(o); }
+
+struct gatomic *gatomic_new (int64_t n) {
+  struct gatomic *a = malloc(sizeof *a);
+  if (!a) return NULL;
+  obj_init(&a->hdr, OBJ_ATOMIC, gatomic_destroy);
+  atomic_init(&a->v, n);
+  return a;
+}
+
+int64_t gatomic_get (struct gatomic *a) { return atomic_load(&a->v); }
+void gatomic_set (struct gatomic *a, int64_t n) { atomic_store(&a->v, n); }
+
+int64_t gatomic_add (struct gatomic *a, int64_t d) {
+  /* wraps like Lua integers (two's complement), never UB */
+  return (int64_t)((uint64_t)atomic_fetch_add(&a->v, d) + (uint64_t)d);
+}
+
+bool gatomic_cas (struct gatomic *a, int64_t old, int64_t nw) {
+  return atomic_compare_exchange_strong(&a->v, &old, nw);
+}

@@ -1,0 +1,121 @@
+/*
+** waitq.c: waiter queues, claiming and cancelling ops, and parking a
+** thread on an op's futex word. See waitq.h for the protocol.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "waitq.h"
+
+void (*go_park_hook) (struct op *op, bool parking) = NULL;
+
+void waitq_push (struct waitq *q, struct waiter *w) {
+  GOCHAN_ASSERT(!w->inq);
+  w->next = NULL;
+  w->prev = q->tail;
+  if (q->tail) q->tail->next = w; else q->head = w;
+  q->tail = w;
+  w->inq = true;
+}
+
+void waitq_remove (struct waitq *q, struct waiter *w) {
+  if (!w->inq) return;
+  if (w->prev) w->prev->next = w->next; else q->head = w->next;
+  if (w->next) w->next->prev = w->prev; else q->tail = w->prev;
+  w->prev = w->next = NULL;
+  w->inq = false;
+}
+
+struct waiter *waitq_claim (struct waitq *q) {
+  struct waiter *w;
+  while ((w = q->head) != NULL) {
+    waitq_remove(q, w);
+    int open = OP_OPEN;
+    /* acq_rel: the winner's writes to the case happen before the owner
+    ** reads them; a loser sees the owner's (or another peer's) claim. */
+    if (atomic_compare_exchange_strong_explicit(&w->op->state, &open,
+            OP_FIRED, memory_order_acq_rel, memory_order_acquire))
+      return w;
+    /* already fired through another case, or cancelled: drop it; its
+    ** owner's finish finds it dequeued (inq == false) */
+  }
+  return NULL;
+}
+
+void op_init (struct op *op) {
+  atomic_init(&op->state, OP_OPEN);
+  op->fired = -1;
+  op->result = GO_OK;
+  atomic_init(&op->woken, 0);
+  op->wake = NULL;
+  op->owner = NULL;
+  op->deadline = GO_NEVER;
+  op->what = NULL;
+  op->waitobj = NULL;
+}
+
+bool op_cancel (struct op *op, gostatus why) {
+  int open = OP_OPEN;
+  if (!atomic_compare_exchange_strong_explicit(&op->state, &open,
+          OP_CANCELLED, memory_order_acq_rel, memory_order_acquire))
+    return false;
+  op->result = why;     /* read by the owner after its wake-up */
+  return true;
+}
+
+static long futex (atomic_uint *addr, int cmd, unsigned val,
+                   const struct timespec *ts) {
+  return syscall(SYS_futex, (unsigned *)addr, cmd | FUTEX_PRIVATE_FLAG, val,
+                 ts, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+void op_wake (struct op *op) {
+  if (op->wake) { op->wake(op); return; }
+  /* After this store the owner may return and reuse the op's memory; a
+  ** futex wake on a reused address is at worst a spurious wake-up, which
+  ** every futex wait here tolerates (each one re-checks its word). */
+  atomic_store_explicit(&op->woken, 1, memory_order_release);
+  futex(&op->woken, FUTEX_WAKE, 1, NULL);
+}
+
+/* Spin a little before sleeping: a peer on another core often answers
+** within a few hundred nanoseconds, far less than a sleep/wake pair. */
+#define PARK_SPINS 200
+
+static inline void cpu_relax (void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+void op_park (struct op *op, int64_t deadline) {
+  GOCHAN_ASSERT(op->wake == NULL);
+  op->deadline = deadline;
+  for (int i = 0; i < PARK_SPINS; i++) {
+    if (atomic_load_explicit(&op->woken, memory_order_acquire)) return;
+    cpu_relax();
+  }
+  if (go_park_hook) go_park_hook(op, true);
+  for (;;) {
+    if (atomic_load_explicit(&op->woken, memory_order_acquire)) break;
+    if (deadline == GO_NEVER) {
+      futex(&op->woken, FUTEX_WAIT_BITSET, 0, NULL);
+      continue;   /* woken, EINTR or spurious: re-check */
+    }
+    if (go_now() >= deadline) {
+      if (op_cancel(op, GO_TIMEOUT)) break;   /* nobody will wake us */
+      deadline = GO_NEVER;  /* a peer fired the op: wait for its wake-up */
+      continue;
+    }
+    struct timespec ts = { (time_t)(deadline / 1000000000),
+                           (long)(deadline % 1000000000) };
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time */
+    futex(&op->woken, FUTEX_WAIT_BITSET, 0, &ts);
+  }
+  if (go_park_hook) go_park_hook(op, false);
+}
