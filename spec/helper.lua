@@ -1,0 +1,52 @@
+-- spec/helper.lua: run by busted before any spec (.busted 'helper') and
+-- required by the specs ("spec.helper") for timing utilities. Running it
+-- twice in one state is harmless: paths are only added once.
+
+local M = {}
+
+-- The specs run from the repository root against the build in build/.
+-- .busted already sets these; this covers a busted started without it.
+local function addpath (path, entry)
+  if not (";" .. path .. ";"):find(";" .. entry:gsub("%p", "%%%0") .. ";") then
+    return entry .. ";" .. path
+  end
+  return path
+end
+package.path = addpath(addpath(package.path, "lua/?/init.lua"), "lua/?.lua")
+package.cpath = addpath(package.cpath, "build/?.so")
+
+-- CI runs the suite once with the collector always running (STYLE.md §8),
+-- so that a box collected at the wrong moment shows up as a crash here.
+if os.getenv("GOCHAN_GC_STRESS") then
+  collectgarbage("incremental", 100, 1000)
+end
+
+-- Upper slack (seconds) on any timing assertion: sanitizer and valgrind
+-- builds are slow, and a late wake-up is not a bug, an early one is.
+M.SLACK = tonumber(os.getenv("GOCHAN_SPEC_SLACK")) or 1.5
+
+-- Seconds spent in fn(...), followed by fn's results packed in a table.
+function M.elapsed (fn, ...)
+  local now = require("gochan").now
+  local t0 = now()
+  local res = table.pack(fn(...))
+  return now() - t0, res
+end
+
+-- Checks that 'dt' seconds is a wait of about 'expected' seconds: never
+-- shorter than 80% of it, and not longer than 'expected' + M.SLACK.
+function M.assert_waited (dt, expected)
+  assert(type(dt) == "number", "elapsed time is not a number")
+  if dt < expected * 0.8 or dt > expected + M.SLACK then
+    error(("waited %.4f s, expected about %.4f s"):format(dt, expected), 2)
+  end
+end
+
+-- Checks that 'dt' seconds is "at once": no real wait happened.
+function M.assert_prompt (dt)
+  if dt > 0.02 + M.SLACK / 10 then
+    error(("took %.4f s, expected no wait"):format(dt), 2)
+  end
+end
+
+return M

@@ -1,0 +1,179 @@
+-- gochan.now/sleep/after/ticker from the main state (API.md "Time").
+-- Task spec later: sleep in a task lets other tasks run meanwhile.
+
+local gochan = require "gochan"
+local helper = require "spec.helper"
+
+describe("gochan.now", function()
+  it("returns float seconds", function()
+    local t = gochan.now()
+    assert.equal("float", math.type(t))
+  end)
+
+  it("never goes backwards", function()
+    local last = gochan.now()
+    for _ = 1, 10000 do
+      local t = gochan.now()
+      assert.is_true(t >= last)
+      last = t
+    end
+  end)
+
+  it("advances with real time", function()
+    local t0 = gochan.now()
+    gochan.sleep(0.05)
+    local dt = gochan.now() - t0
+    assert.is_true(dt >= 0.04 and dt <= 0.05 + helper.SLACK, tostring(dt))
+  end)
+end)
+
+describe("gochan.sleep", function()
+  it("blocks the main state for about the given time", function()
+    local dt, res = helper.elapsed(gochan.sleep, 0.05)
+    helper.assert_waited(dt, 0.05)
+    assert.equal(0, res.n)
+  end)
+
+  it("returns at once for zero and negative durations", function()
+    helper.assert_prompt((helper.elapsed(gochan.sleep, 0)))
+    helper.assert_prompt((helper.elapsed(gochan.sleep, -1)))
+  end)
+
+  it("rejects a duration that is not a number", function()
+    assert.has_error(function() gochan.sleep() end,
+      "bad argument #1 to 'sleep' (number expected, got no value)")
+    assert.has_error(function() gochan.sleep("x") end,
+      "bad argument #1 to 'sleep' (number expected, got string)")
+    assert.has_error(function() gochan.sleep(0 / 0) end,
+      "bad argument #1 to 'sleep' (number expected, got nan)")
+  end)
+end)
+
+describe("gochan.after", function()
+  it("returns a channel of capacity 1", function()
+    local ch = gochan.after(10)
+    assert.matches("^gochan%.chan", tostring(ch))
+    assert.equal(1, ch:cap())
+    assert.equal(0, #ch)
+  end)
+
+  it("delivers gochan.now() once, after the duration", function()
+    local t0 = gochan.now()
+    local ch = gochan.after(0.05)
+    assert.same({ n = 2, nil, nil }, table.pack(ch:try_recv()))
+    local v, ok = ch:recv(0.05 + helper.SLACK)
+    local t1 = gochan.now()
+    assert.is_true(ok)
+    assert.equal("float", math.type(v))
+    assert.is_true(v >= t0 + 0.04 and v <= t1, ("%f %f %f"):format(t0, v, t1))
+    helper.assert_waited(t1 - t0, 0.05)
+  end)
+
+  it("never sends twice and is never closed", function()
+    local ch = gochan.after(0.01)
+    assert.is_true(select(2, ch:recv(0.01 + helper.SLACK)))
+    assert.same({ n = 2, nil, nil }, table.pack(ch:recv(0.1)))
+  end)
+
+  it("keeps the value in the buffer until received", function()
+    local ch = gochan.after(0.01)
+    gochan.sleep(0.05)
+    assert.equal(1, #ch)
+    assert.equal("number", type((ch:try_recv())))
+  end)
+
+  it("fires at once for zero and negative durations", function()
+    for _, d in ipairs { 0, -1 } do
+      local ch = gochan.after(d)
+      local dt, res = helper.elapsed(ch.recv, ch, 0.5)
+      assert.is_true(res[2])
+      helper.assert_prompt(dt)
+    end
+  end)
+
+  it("fires timers in deadline order", function()
+    local late, soon = gochan.after(0.1), gochan.after(0.03)
+    local v1 = soon:recv(0.5)
+    assert.same({ n = 2, nil, nil }, table.pack(late:try_recv()))
+    local v2 = late:recv(0.5)
+    assert.is_true(v2 > v1)
+  end)
+
+  it("rejects a duration that is not a number", function()
+    assert.has_error(function() gochan.after() end,
+      "bad argument #1 to 'after' (number expected, got no value)")
+    assert.has_error(function() gochan.after({}) end,
+      "bad argument #1 to 'after' (number expected, got table)")
+    assert.has_error(function() gochan.after(0 / 0) end,
+      "bad argument #1 to 'after' (number expected, got nan)")
+  end)
+end)
+
+describe("gochan.ticker", function()
+  it("has a channel 'c' of capacity 1", function()
+    local tk = gochan.ticker(10)
+    assert.equal(1, tk.c:cap())
+    assert.matches("^gochan%.ticker", tostring(tk))
+    tk:stop()
+  end)
+
+  it("ticks every interval with gochan.now()", function()
+    local tk = gochan.ticker(0.02)
+    local t0 = gochan.now()
+    local v1, ok1 = tk.c:recv(0.02 + helper.SLACK)
+    local v2, ok2 = tk.c:recv(0.02 + helper.SLACK)
+    tk:stop()
+    assert.is_true(ok1)
+    assert.is_true(ok2)
+    assert.equal("float", math.type(v1))
+    assert.is_true(v1 >= t0 + 0.015)
+    assert.is_true(v2 >= v1 + 0.015, ("%f %f"):format(v1, v2))
+  end)
+
+  it("drops ticks that find the buffer full", function()
+    local tk = gochan.ticker(0.02)
+    gochan.sleep(0.2)
+    assert.equal(1, #tk.c)
+    tk:stop()
+  end)
+
+  it("stops ticking after stop(), without closing the channel", function()
+    local tk = gochan.ticker(0.02)
+    assert.is_true(select(2, tk.c:recv(0.02 + helper.SLACK)))
+    tk:stop()
+    tk.c:try_recv()       -- a tick may have landed before stop()
+    assert.same({ n = 2, nil, nil }, table.pack(tk.c:recv(0.1)))
+  end)
+
+  it("may be stopped twice", function()
+    local tk = gochan.ticker(0.02)
+    tk:stop()
+    tk:stop()
+    assert.same({ n = 2, nil, nil }, table.pack(tk.c:recv(0.05)))
+  end)
+
+  it("rejects an interval that is not a number", function()
+    assert.has_error(function() gochan.ticker() end,
+      "bad argument #1 to 'ticker' (number expected, got no value)")
+    assert.has_error(function() gochan.ticker("1") end,
+      "bad argument #1 to 'ticker' (number expected, got string)")
+  end)
+
+  it("rejects a zero, negative or NaN interval", function()
+    assert.has_error(function() gochan.ticker(0) end,
+      "bad argument #1 to 'ticker' (positive interval expected)")
+    assert.has_error(function() gochan.ticker(-1) end,
+      "bad argument #1 to 'ticker' (positive interval expected)")
+    assert.has_error(function() gochan.ticker(0 / 0) end,
+      "bad argument #1 to 'ticker' (positive interval expected)")
+  end)
+
+  it("stop rejects a bad self", function()
+    local tk = gochan.ticker(10)
+    assert.has_error(function() tk.stop({}) end,
+      "bad argument #1 to 'stop' (gochan.ticker expected, got table)")
+    assert.has_error(function() tk.stop(tk.c) end,
+      "bad argument #1 to 'stop' (gochan.ticker expected, got gochan.chan)")
+    tk:stop()
+  end)
+end)
