@@ -57,6 +57,11 @@ describe("gochan.chan", function()
       "bad argument #1 to 'chan' (non-negative integer expected, got number)")
   end)
 
+  it("rejects a capacity too large to allocate", function()
+    assert.has_error(function() gochan.chan(math.maxinteger) end,
+      "bad argument #1 to 'chan' (capacity too large)")
+  end)
+
   it("rejects a capacity that is not a number", function()
     assert.has_error(function() gochan.chan("x") end,
       "bad argument #1 to 'chan' (non-negative integer expected, got string)")
@@ -86,13 +91,13 @@ describe("ch:send()", function()
     assert.same({ "a" }, drain(ch))
   end)
 
-  it("treats a negative timeout as 'try once'", function()
+  it("rejects a negative timeout and leaves the channel unchanged", function()
     local ch = gochan.chan(1)
-    assert.is_true(ch:send("a", -1))
-    local dt, res = helper.elapsed(ch.send, ch, "b", -1)
-    assert.same({ n = 1, false }, res)
-    helper.assert_prompt(dt)
-    assert.equal(1, #ch)
+    assert.has_error(function() ch:send("a", -1) end,
+      "bad argument #2 to 'send' (non-negative number expected, got number)")
+    assert.has_error(function() ch:send("a", -math.huge) end,
+      "bad argument #2 to 'send' (non-negative number expected, got number)")
+    assert.equal(0, #ch)
   end)
 
   -- task spec later: the send completes when a receiving task takes it.
@@ -209,7 +214,7 @@ describe("ch:send()", function()
   it("rejects a NaN timeout", function()
     local ch = gochan.chan(1)
     assert.has_error(function() ch:send(1, 0 / 0) end,
-      "bad argument #2 to 'send' (number expected, got nan)")
+      "bad argument #2 to 'send' (non-negative number expected, got number)")
     assert.equal(0, #ch)
   end)
 
@@ -295,11 +300,13 @@ describe("ch:recv()", function()
     assert.same({ "kept" }, drain(ch))
   end)
 
-  it("rejects a NaN timeout", function()
+  it("rejects a negative or NaN timeout and keeps the buffer", function()
     local ch = gochan.chan(1)
     ch:send("kept")
+    assert.has_error(function() ch:recv(-0.5) end,
+      "bad argument #1 to 'recv' (non-negative number expected, got number)")
     assert.has_error(function() ch:recv(0 / 0) end,
-      "bad argument #1 to 'recv' (number expected, got nan)")
+      "bad argument #1 to 'recv' (non-negative number expected, got number)")
     assert.same({ "kept" }, drain(ch))
   end)
 

@@ -82,7 +82,7 @@ describe("gochan.select", function()
       b:send("kept")
       assert.has_error(function()
         gochan.select { { "send", a, coroutine.create(print) }, { "recv", b } }
-      end, "cannot transfer a thread (at value)")
+      end, "cannot transfer a thread (at case 1 value)")
       assert.equal(0, #a)
       assert.same({ "kept" }, drain(b))
     end)
@@ -305,34 +305,40 @@ describe("gochan.select", function()
         "bad argument #1 to 'select' (table expected, got string)")
     end)
 
-    it("rejects a case that is not a table", function()
+    it("rejects a case that is not a table, before doing any case", function()
       local a = gochan.chan(1)
       a:send(1)
       assert.has_error(function() gochan.select { { "recv", a }, "recv" } end,
-        "bad argument #1 to 'select' (case #2 is not a table)")
+        "bad argument #1 to 'select' (case 2: table expected, got \"recv\")")
+      assert.has_error(function() gochan.select { { "recv", a }, 42 } end,
+        "bad argument #1 to 'select' (case 2: table expected, got number)")
       assert.equal(1, #a)
     end)
 
     it("rejects an unknown operation", function()
       local a = gochan.chan(1)
       assert.has_error(function() gochan.select { { "send", a, 1 }, { "get", a } } end,
-        "bad argument #1 to 'select' (case #2: invalid operation 'get')")
+        "bad argument #1 to 'select' (case 2: \"send\" or \"recv\" expected, got \"get\")")
+      assert.has_error(function() gochan.select { { 1, a } } end,
+        "bad argument #1 to 'select' (case 1: \"send\" or \"recv\" expected, got number)")
       assert.equal(0, #a)
     end)
 
     it("rejects a case without an operation", function()
       local a = gochan.chan(1)
       assert.has_error(function() gochan.select { { "send", a, 1 }, {} } end,
-        "bad argument #1 to 'select' (case #2: invalid operation 'nil')")
+        "bad argument #1 to 'select' (case 2: \"send\" or \"recv\" expected, got nil)")
       assert.equal(0, #a)
     end)
 
     it("rejects a channel field that is not a channel", function()
       local a = gochan.chan(1)
       assert.has_error(function() gochan.select { { "send", a, 1 }, { "recv", 42 } } end,
-        "bad argument #1 to 'select' (case #2: gochan.chan expected, got number)")
+        "bad argument #1 to 'select' (case 2: gochan.chan expected, got number)")
       assert.has_error(function() gochan.select { { "recv", gochan.mutex() } } end,
-        "bad argument #1 to 'select' (case #1: gochan.chan expected, got gochan.mutex)")
+        "bad argument #1 to 'select' (case 1: gochan.chan expected, got gochan.mutex)")
+      assert.has_error(function() gochan.select { { "send", true, 1 } } end,
+        "bad argument #1 to 'select' (case 1: gochan.chan expected, got boolean)")
       assert.equal(0, #a)
     end)
 
@@ -340,16 +346,66 @@ describe("gochan.select", function()
       local a = gochan.chan(1)
       a:send(1)
       assert.has_error(function() gochan.select { { "recv", a, 42 } } end,
-        "bad argument #1 to 'select' (case #1: handler must be a function, got number)")
-      assert.equal(1, #a)
+        "bad argument #1 to 'select' (case 1: function as handler expected, got number)")
+      assert.has_error(function() gochan.select { { "send", a, 1, "h" } } end,
+        "bad argument #1 to 'select' (case 1: function as handler expected, got \"h\")")
+      assert.same({ 1 }, drain(a))
+    end)
+
+    it("accepts a callable table as a handler", function()
+      local a = gochan.chan(1)
+      a:send(5)
+      local h = setmetatable({}, { __call = function(_, v) return v * 2 end })
+      assert.same({ n = 2, 1, 10 }, table.pack(gochan.select { { "recv", a, h } }))
     end)
 
     it("rejects a default that is neither true nor a function", function()
       local a = gochan.chan(1)
       a:send(1)
       assert.has_error(function() gochan.select { { "recv", a }, default = 1 } end,
-        "bad argument #1 to 'select' (default must be true or a function, got number)")
+        "bad argument #1 to 'select' (default: true or function expected, got number)")
       assert.equal(1, #a)
+    end)
+
+    it("rejects a field other than the cases and default", function()
+      local a = gochan.chan(1)
+      a:send(1)
+      assert.has_error(function() gochan.select { { "recv", a }, timeout = 1 } end,
+        "bad argument #1 to 'select' (unexpected field 'timeout')")
+      assert.equal(1, #a)
+    end)
+
+    it("raises for a value that cannot cross before doing any case", function()
+      local a, b = gochan.chan(1), gochan.chan(1)
+      b:send("ready")
+      assert.has_error(function()
+        gochan.select { { "recv", b }, { "send", a, 1 }, { "send", a, io.stdout } }
+      end, "cannot transfer a userdata (at case 3 value)")
+      assert.equal(0, #a)
+      assert.same({ "ready" }, drain(b))
+    end)
+  end)
+
+  describe("many cases", function()
+    it("handles more cases than fit on the C stack", function()
+      local chans, cases = {}, {}
+      for i = 1, 40 do
+        chans[i] = gochan.chan(1)
+        cases[i] = { "recv", chans[i] }
+      end
+      chans[33]:send("x")
+      assert.same({ n = 3, 33, "x", true }, table.pack(gochan.select(cases)))
+      for i = 1, 40 do cases[i] = { "send", chans[i], i } end
+      local seen = {}
+      for _ = 1, 40 do
+        local i = gochan.select(cases)
+        assert.is_nil(seen[i])
+        seen[i] = true
+        cases[i] = { "send", nil, i }
+      end
+      cases.default = true         -- every case is off now
+      assert.is_nil((gochan.select(cases)))
+      for i = 1, 40 do assert.same({ i }, drain(chans[i])) end
     end)
   end)
 end)

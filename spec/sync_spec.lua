@@ -121,13 +121,12 @@ describe("gochan.waitgroup", function()
       helper.assert_waited(dt, 0.05)
     end)
 
-    it("returns false at once with a zero or negative timeout", function()
+    it("returns false at once with a zero timeout", function()
       local wg = gochan.waitgroup()
       wg:add()
       local dt, res = helper.elapsed(wg.wait, wg, 0)
       assert.same({ n = 1, false }, res)
       helper.assert_prompt(dt)
-      assert.is_false(wg:wait(-1))
     end)
 
     it("returns true at once without a timeout when the counter is zero", function()
@@ -136,12 +135,18 @@ describe("gochan.waitgroup", function()
       assert.is_true(wg:wait())
     end)
 
-    it("rejects a timeout that is not a number", function()
+    it("rejects a timeout that is not a non-negative number", function()
       local wg = gochan.waitgroup()
+      wg:add()
       assert.has_error(function() wg:wait("x") end,
         "bad argument #1 to 'wait' (number expected, got string)")
+      assert.has_error(function() wg:wait(-1) end,
+        "bad argument #1 to 'wait' (non-negative number expected, got number)")
       assert.has_error(function() wg:wait(0 / 0) end,
-        "bad argument #1 to 'wait' (number expected, got nan)")
+        "bad argument #1 to 'wait' (non-negative number expected, got number)")
+      assert.is_false(wg:wait(0))
+      wg:done()
+      assert.is_true(wg:wait(0))
     end)
 
     it("rejects a bad self", function()
@@ -379,8 +384,8 @@ describe("gochan.defer", function()
   it("runs deferred calls in reverse order, as Go does", function()
     local order = {}
     do
-      local _a <close> = gochan.defer(function() order[#order + 1] = 1 end)
-      local _b <close> = gochan.defer(function() order[#order + 1] = 2 end)
+      local _ <close> = gochan.defer(function() order[#order + 1] = 1 end)
+      local _ <close> = gochan.defer(function() order[#order + 1] = 2 end)
     end
     assert.same({ 2, 1 }, order)
   end)
@@ -392,7 +397,7 @@ describe("gochan.defer", function()
       return "r"
     end
     assert.equal("r", f())
-    for _ = 1, 3 do
+    for _ = 1, 3 do  -- luacheck: ignore 512
       local _ <close> = gochan.defer(function() n = n + 1 end)
       break
     end
