@@ -155,17 +155,17 @@ describe("gochan.ticker", function()
   it("rejects an interval that is not a number", function()
     assert.has_error(function() gochan.ticker() end,
       "bad argument #1 to 'ticker' (number expected, got no value)")
-    assert.has_error(function() gochan.ticker("1") end,
+    assert.has_error(function() gochan.ticker("x") end,
       "bad argument #1 to 'ticker' (number expected, got string)")
   end)
 
   it("rejects a zero, negative or NaN interval", function()
     assert.has_error(function() gochan.ticker(0) end,
-      "bad argument #1 to 'ticker' (positive interval expected)")
+      "bad argument #1 to 'ticker' (positive number expected, got number)")
     assert.has_error(function() gochan.ticker(-1) end,
-      "bad argument #1 to 'ticker' (positive interval expected)")
+      "bad argument #1 to 'ticker' (positive number expected, got number)")
     assert.has_error(function() gochan.ticker(0 / 0) end,
-      "bad argument #1 to 'ticker' (positive interval expected)")
+      "bad argument #1 to 'ticker' (number expected, got nan)")
   end)
 
   it("stop rejects a bad self", function()
