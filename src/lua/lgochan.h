@@ -35,14 +35,43 @@ struct obj *lgochan_toobj (lua_State *L, int idx);
 struct obj *lgochan_checkobj (lua_State *L, int arg, const char *tname);
 
 /* An optional timeout in seconds at 'arg' as an absolute deadline:
-** none/nil -> GO_NEVER; <= 0 -> GO_NOW; else now + timeout.
-** Raises "bad argument #arg to 'f' (number expected, got X)" (and for NaN). */
+** none/nil -> GO_NEVER; 0 -> GO_NOW; else now + timeout (inf: GO_NEVER).
+** Raises "bad argument #arg to 'f' (number expected, got X)" ("got nan"
+** for NaN), and "(non-negative number expected, got number)" for a
+** negative timeout (issue 2 lists a negative timeout as bad input). */
 int64_t lgochan_optdeadline (lua_State *L, int arg);
 
 /* Raise the Lua error for a core status that is an error (GO_NOMEM,
 ** GO_INTERRUPTED -> "interrupted", GO_DEADLOCK -> "all tasks are asleep -
 ** deadlock!" ...). Never returns. Call only with no core lock held. */
 int lgochan_raise (lua_State *L, gostatus st);
+
+/* Like luaL_newmetatable (pushes the metatable; 1 if it was created), and
+** marks it as a gochan box type (for lgochan_toobj) with the shared __gc
+** that drops the box's reference. Safe to run twice. */
+int lgochan_newmetatable (lua_State *L, const char *tname);
+/* Push a new, empty box (*box == NULL) of type 't' with its metatable and
+** one user value (ticker: its channel's box; mutex: its cached closer).
+** Nothing is owned yet, so raising is safe. */
+struct obj **lgochan_newbox (lua_State *L, enum objtype t);
+/* The box on top takes over one reference to 'o' (a new object's own, or
+** one just retained) and is entered in the state's cache. May raise
+** (memory): the box owns 'o' by then and its __gc releases it. */
+void lgochan_adopt (lua_State *L, struct obj **box, struct obj *o);
+/* The type name luaL_typeerror would print for the value at 'idx'
+** ("gochan.chan", "number", ...). */
+const char *lgochan_typename (lua_State *L, int idx);
+
+/* Pack the value at 'idx' into '*tv' (nil) for sending, or raise the
+** refusal ("cannot transfer a thread (at value)") at the caller's line;
+** on a raise nothing is held. */
+void lgochan_pack (lua_State *L, int idx, struct tvalue *tv, const char *root);
+/* Raise the refusal message transfer_pack left on top. Never returns. */
+int lgochan_packerror (lua_State *L);
+
+/* The module's entry point, the only exported symbol of core.so. */
+LUAMOD_API __attribute__((visibility("default")))
+int luaopen_gochan_core (lua_State *L);
 
 /* Per-file openers, called by luaopen_gochan_core; each is safe to run
 ** twice in one state and adds its functions to the table on top. */

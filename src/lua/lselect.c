@@ -1,0 +1,178 @@
+/*
+** lselect.c: gochan.select{...}, Go's select for the main state. Cases are
+** checked first (raising freely), then send values are packed, then one
+** core call; the outcome is translated in one place (selresult).
+*/
+#include <stdio.h>
+#include <string.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include "lgochan.h"
+#include "transfer.h"
+#include "select.h"
+
+#define LSEL_STACK 8               /* cases held in a C array, no allocation */
+#define LSEL_MAX   (1 << 20)       /* more cases than this is surely a bug */
+
+/* Stack slots of lgochan_select. */
+enum { CASES = 1, DEFAULT = 2 };
+
+static int caseerror (lua_State *L, int i, const char *what, int idx) {
+  const char *got = lua_type(L, idx) == LUA_TSTRING
+    ? lua_pushfstring(L, "\"%s\"", lua_tostring(L, idx))
+    : lgochan_typename(L, idx);
+  return luaL_argerror(L, CASES,
+                       lua_pushfstring(L, "case %d: %s expected, got %s",
+                                       i, what, got));
+}
+
+static bool callable (lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TFUNCTION) return true;
+  if (luaL_getmetafield(L, idx, "__call") == LUA_TNIL) return false;
+  lua_pop(L, 1);
+  return true;
+}
+
+/*
+** Check case 'i' (its table on top) and fill cs->c/dir; nothing is packed
+** or retained, so every error here leaves nothing held. The channel is
+** borrowed: the case table, anchored in slot CASES, keeps its box alive.
+*/
+static void checkcase (lua_State *L, int i, struct selcase *cs) {
+  int t = lua_gettop(L);
+  if (lua_type(L, t) != LUA_TTABLE) caseerror(L, i, "table", t);
+  const char *op = lua_rawgeti(L, t, 1) == LUA_TSTRING  /* case op */
+                   ? lua_tostring(L, -1) : "";
+  if (strcmp(op, "recv") == 0)
+    cs->dir = SEL_RECV;
+  else if (strcmp(op, "send") == 0)
+    cs->dir = SEL_SEND;
+  else
+    caseerror(L, i, "\"send\" or \"recv\"", t + 1);
+  lua_rawgeti(L, t, 2);                       /* case op ch */
+  if (!lua_toboolean(L, -1)) {                /* nil/false: the case is off */
+    cs->c = NULL;
+  } else {
+    struct obj *o = lgochan_toobj(L, -1);
+    if (!o || o->type != OBJ_CHAN) caseerror(L, i, "gochan.chan", t + 2);
+    cs->c = (struct chan *)o;
+  }
+  int h = cs->dir == SEL_RECV ? 3 : 4;
+  if (lua_rawgeti(L, t, h) != LUA_TNIL && !callable(L, -1))
+    caseerror(L, i, "function as handler", t + 3);
+  lua_settop(L, t - 1);
+}
+
+/* 'default' must be absent, false, true or callable; no other field may
+** be set (a 'timeout' field would otherwise be silently ignored). */
+static void checkfields (lua_State *L, lua_Integer n) {
+  lua_pushnil(L);
+  while (lua_next(L, CASES)) {                /* key value */
+    lua_pop(L, 1);
+    if (lua_isinteger(L, -1)) {
+      lua_Integer k = lua_tointeger(L, -1);
+      if (k >= 1 && k <= n) continue;
+    } else if (lua_type(L, -1) == LUA_TSTRING &&
+               strcmp(lua_tostring(L, -1), "default") == 0) {
+      continue;
+    }
+    const char *key = lua_type(L, -1) == LUA_TSTRING
+      ? lua_pushfstring(L, "'%s'", lua_tostring(L, -1))
+      : luaL_tolstring(L, -1, NULL);
+    luaL_argerror(L, CASES, lua_pushfstring(L, "unexpected field %s", key));
+  }
+  int dt = lua_type(L, DEFAULT);
+  if (!(dt == LUA_TNIL || dt == LUA_TBOOLEAN || callable(L, DEFAULT))) {
+    luaL_argerror(L, CASES, lua_pushfstring(L,
+      "default: true or function expected, got %s",
+      lgochan_typename(L, DEFAULT)));
+  }
+}
+
+/*
+** The outcome of a select, for every path (today the thread path; later a
+** task's continuation after sel_finish). Every send value that did not go
+** is cleared first, so raising afterwards holds nothing.
+*/
+static int selresult (lua_State *L, struct selcase *cs, int n, gostatus st,
+                      int chosen) {
+  for (int i = 0; i < n; i++)
+    if (cs[i].dir == SEL_SEND) tvalue_clear(&cs[i].v);
+  int base = lua_gettop(L);
+  switch (st) {
+    case GO_OK: {
+      struct selcase *sc = &cs[chosen];
+      lua_pushinteger(L, chosen + 1);               /* i */
+      lua_rawgeti(L, CASES, chosen + 1);
+      lua_rawgeti(L, -1, sc->dir == SEL_RECV ? 3 : 4);
+      lua_remove(L, -2);                            /* i handler? */
+      int handler = !lua_isnil(L, -1);
+      if (!handler) lua_pop(L, 1);
+      int nargs = 0;
+      if (sc->dir == SEL_RECV) {
+        if (sc->ok) transfer_push(L, &sc->v);       /* clears sc->v */
+        else lua_pushnil(L);
+        lua_pushboolean(L, sc->ok);
+        nargs = 2;
+      }
+      if (handler) lua_call(L, nargs, LUA_MULTRET); /* i results... */
+      return lua_gettop(L) - base;
+    }
+    case GO_AGAIN:                                  /* the default case */
+      lua_pushnil(L);
+      if (lua_type(L, DEFAULT) != LUA_TBOOLEAN) {
+        lua_pushvalue(L, DEFAULT);
+        lua_call(L, 0, LUA_MULTRET);
+      }
+      return lua_gettop(L) - base;
+    case GO_CLOSED:
+      return luaL_error(L, "send on closed channel");
+    default:
+      return lgochan_raise(L, st);
+  }
+}
+
+/* gochan.select{ {"recv", ch[, fn]}, {"send", ch, v[, fn]}, ...,
+**                default = true | fn } -> i, ... | nil, ... */
+static int lgochan_select (lua_State *L) {
+  luaL_checktype(L, CASES, LUA_TTABLE);
+  lua_settop(L, CASES);
+  lua_pushliteral(L, "default");
+  lua_rawget(L, CASES);                       /* slot DEFAULT */
+  lua_Unsigned un = lua_rawlen(L, CASES);
+  luaL_argcheck(L, un <= LSEL_MAX, CASES, "too many cases");
+  int n = (int)un;
+  checkfields(L, n);
+  bool dflt = lua_toboolean(L, DEFAULT);
+  struct selcase stackcs[LSEL_STACK];
+  struct selcase *cs = stackcs;
+  if (n > LSEL_STACK)                         /* anchored in slot 3 */
+    cs = (struct selcase *)lua_newuserdatauv(L, (size_t)n * sizeof *cs, 0);
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, CASES, i + 1);
+    checkcase(L, i + 1, &cs[i]);              /* may raise: nothing held */
+    cs[i].v = TVALUE_NIL;
+    cs[i].ok = false;
+    if (!cs[i].c) cs[i].dir = SEL_OFF;
+  }
+  for (int i = 0; i < n; i++) {               /* pack the send values */
+    if (cs[i].dir != SEL_SEND) continue;
+    lua_rawgeti(L, CASES, i + 1);
+    lua_rawgeti(L, -1, 3);                    /* case v */
+    char root[32];
+    snprintf(root, sizeof root, "case %d value", i + 1);
+    if (!transfer_pack(L, -1, &cs[i].v, root)) {
+      for (int j = 0; j < i; j++) tvalue_clear(&cs[j].v);
+      return lgochan_packerror(L);
+    }
+    lua_pop(L, 2);
+  }
+  int chosen = -1;
+  gostatus st = sel_wait(cs, n, dflt ? GO_NOW : GO_NEVER, &chosen);
+  return selresult(L, cs, n, st, chosen);
+}
+
+void lselect_open (lua_State *L) {            /* M */
+  lua_pushcfunction(L, lgochan_select);
+  lua_setfield(L, -2, "select");
+}

@@ -1,0 +1,241 @@
+/*
+** lsync.c: gochan.waitgroup, gochan.mutex and gochan.atomic for the main
+** state (wg:go comes with tasks). Blocking outcomes are translated in one
+** place per call, ready for a task path (sync.h's begin/finish forms).
+*/
+#include <lua.h>
+#include <lauxlib.h>
+#include "lgochan.h"
+#include "sync.h"
+
+#define MUTEX_CLOSER_MT "gochan.mutex.closer"
+
+static struct waitgroup *checkwg (lua_State *L, int arg) {
+  return (struct waitgroup *)lgochan_checkobj(L, arg, GOCHAN_WAITGROUP_MT);
+}
+
+static struct gmutex *checkmutex (lua_State *L, int arg) {
+  return (struct gmutex *)lgochan_checkobj(L, arg, GOCHAN_MUTEX_MT);
+}
+
+static struct gatomic *checkatomic (lua_State *L, int arg) {
+  return (struct gatomic *)lgochan_checkobj(L, arg, GOCHAN_ATOMIC_MT);
+}
+
+
+/* ---- waitgroup ---- */
+
+/* gochan.waitgroup() -> wg */
+static int lgochan_waitgroup (lua_State *L) {
+  struct obj **box = lgochan_newbox(L, OBJ_WAITGROUP);  /* box */
+  struct waitgroup *wg = wg_new();
+  if (!wg) return lgochan_raise(L, GO_NOMEM);           /* box stays empty */
+  lgochan_adopt(L, box, (struct obj *)wg);
+  return 1;
+}
+
+static int addresult (lua_State *L, gostatus st) {
+  if (st != GO_OK) return lgochan_raise(L, st);  /* GO_NEGATIVE: unchanged */
+  return 0;
+}
+
+/* wg:add([n]) */
+static int lwg_add (lua_State *L) {
+  struct waitgroup *wg = checkwg(L, 1);
+  lua_Integer n = luaL_optinteger(L, 2, 1);
+  return addresult(L, wg_add(wg, (int64_t)n));
+}
+
+/* wg:done() */
+static int lwg_done (lua_State *L) {
+  return addresult(L, wg_add(checkwg(L, 1), -1));
+}
+
+/* Outcome of a wait: true (zero reached) | false (timed out). */
+static int waitresult (lua_State *L, gostatus st) {
+  switch (st) {
+    case GO_OK: lua_pushboolean(L, 1); return 1;
+    case GO_AGAIN: case GO_TIMEOUT: lua_pushboolean(L, 0); return 1;
+    default: return lgochan_raise(L, st);
+  }
+}
+
+/* wg:wait([timeout]) -> boolean */
+static int lwg_wait (lua_State *L) {
+  struct waitgroup *wg = checkwg(L, 1);
+  int64_t deadline = lgochan_optdeadline(L, 2);
+  return waitresult(L, wg_wait(wg, deadline));
+}
+
+static int lwg__tostring (lua_State *L) {
+  struct waitgroup *wg = checkwg(L, 1);
+  lua_pushfstring(L, "gochan.waitgroup(count=%I) %p",
+                  (lua_Integer)wg_count(wg), (void *)wg);
+  return 1;
+}
+
+static const luaL_Reg wg_methods[] = {
+  {"add", lwg_add}, {"done", lwg_done}, {"wait", lwg_wait}, {NULL, NULL}
+};
+
+
+/* ---- mutex ---- */
+
+/* gochan.mutex() -> mu */
+static int lgochan_mutex (lua_State *L) {
+  struct obj **box = lgochan_newbox(L, OBJ_MUTEX);      /* box */
+  struct gmutex *m = mutex_new();
+  if (!m) return lgochan_raise(L, GO_NOMEM);
+  lgochan_adopt(L, box, (struct obj *)m);
+  return 1;
+}
+
+/* Push the closer of the mutex box at 1: made once per box and kept in
+** the box's user value (so lock() does not allocate); its own user value
+** is the box. */
+static void pushcloser (lua_State *L) {
+  if (lua_getiuservalue(L, 1, 1) != LUA_TNIL) return;  /* closer */
+  lua_pop(L, 1);
+  lua_newuserdatauv(L, 0, 1);                           /* closer */
+  luaL_setmetatable(L, MUTEX_CLOSER_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, 1, 1);
+}
+
+static int unlockresult (lua_State *L, gostatus st) {
+  if (st != GO_OK) return lgochan_raise(L, st);  /* GO_NOTLOCKED: unchanged */
+  return 0;
+}
+
+/* Outcome of a lock: the closer (for 'local _ <close> = mu:lock()'). */
+static int lockresult (lua_State *L, gostatus st) {
+  if (st != GO_OK) return lgochan_raise(L, st);
+  pushcloser(L);
+  return 1;
+}
+
+/* mu:lock() -> closer. The closer is made before blocking, so that once
+** the lock is held nothing can fail (raising with it held would leak it). */
+static int lmutex_lock (lua_State *L) {
+  struct gmutex *m = checkmutex(L, 1);
+  lua_settop(L, 1);
+  pushcloser(L);
+  lua_pop(L, 1);
+  return lockresult(L, mutex_lock(m, GO_NEVER));
+}
+
+/* mu:unlock() */
+static int lmutex_unlock (lua_State *L) {
+  return unlockresult(L, mutex_unlock(checkmutex(L, 1)));
+}
+
+/* mu:try_lock() -> boolean */
+static int lmutex_try_lock (lua_State *L) {
+  lua_pushboolean(L, mutex_trylock(checkmutex(L, 1)));
+  return 1;
+}
+
+/* __close of the closer: unlock its mutex. */
+static int lcloser__close (lua_State *L) {
+  luaL_checkudata(L, 1, MUTEX_CLOSER_MT);
+  lua_getiuservalue(L, 1, 1);                           /* closer err box */
+  struct gmutex *m = checkmutex(L, -1);
+  return unlockresult(L, mutex_unlock(m));
+}
+
+static int lmutex__tostring (lua_State *L) {
+  struct gmutex *m = checkmutex(L, 1);
+  lua_pushfstring(L, "gochan.mutex(%s) %p",
+                  mutex_islocked(m) ? "locked" : "unlocked", (void *)m);
+  return 1;
+}
+
+static const luaL_Reg mutex_methods[] = {
+  {"lock", lmutex_lock}, {"unlock", lmutex_unlock},
+  {"try_lock", lmutex_try_lock}, {NULL, NULL}
+};
+
+
+/* ---- atomic ---- */
+
+/* gochan.atomic([n]) -> a */
+static int lgochan_atomic (lua_State *L) {
+  lua_Integer n = luaL_optinteger(L, 1, 0);
+  struct obj **box = lgochan_newbox(L, OBJ_ATOMIC);     /* box */
+  struct gatomic *a = gatomic_new((int64_t)n);
+  if (!a) return lgochan_raise(L, GO_NOMEM);
+  lgochan_adopt(L, box, (struct obj *)a);
+  return 1;
+}
+
+static int latomic_get (lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)gatomic_get(checkatomic(L, 1)));
+  return 1;
+}
+
+static int latomic_set (lua_State *L) {
+  struct gatomic *a = checkatomic(L, 1);
+  gatomic_set(a, (int64_t)luaL_checkinteger(L, 2));
+  return 0;
+}
+
+/* a:add(d) -> new value (wraps around, as Lua integers do) */
+static int latomic_add (lua_State *L) {
+  struct gatomic *a = checkatomic(L, 1);
+  lua_Integer d = luaL_checkinteger(L, 2);
+  lua_pushinteger(L, (lua_Integer)gatomic_add(a, (int64_t)d));
+  return 1;
+}
+
+/* a:cas(old, new) -> boolean */
+static int latomic_cas (lua_State *L) {
+  struct gatomic *a = checkatomic(L, 1);
+  lua_Integer old = luaL_checkinteger(L, 2);
+  lua_Integer nw = luaL_checkinteger(L, 3);
+  lua_pushboolean(L, gatomic_cas(a, (int64_t)old, (int64_t)nw));
+  return 1;
+}
+
+static int latomic__tostring (lua_State *L) {
+  struct gatomic *a = checkatomic(L, 1);
+  lua_pushfstring(L, "gochan.atomic(%I) %p",
+                  (lua_Integer)gatomic_get(a), (void *)a);
+  return 1;
+}
+
+static const luaL_Reg atomic_methods[] = {
+  {"get", latomic_get}, {"set", latomic_set}, {"add", latomic_add},
+  {"cas", latomic_cas}, {NULL, NULL}
+};
+
+
+/* ---- opening ---- */
+
+/* Metatable 'tname' (a box type) with __tostring and methods in __index. */
+static void newtype (lua_State *L, const char *tname, lua_CFunction tostr,
+                     const luaL_Reg *methods) {
+  lgochan_newmetatable(L, tname);             /* mt */
+  lua_pushcfunction(L, tostr);
+  lua_setfield(L, -2, "__tostring");
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
+void lsync_open (lua_State *L) {              /* M */
+  newtype(L, GOCHAN_WAITGROUP_MT, lwg__tostring, wg_methods);
+  newtype(L, GOCHAN_MUTEX_MT, lmutex__tostring, mutex_methods);
+  newtype(L, GOCHAN_ATOMIC_MT, latomic__tostring, atomic_methods);
+  luaL_newmetatable(L, MUTEX_CLOSER_MT);      /* not a box: no __gc */
+  lua_pushcfunction(L, lcloser__close);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
+  static const luaL_Reg funcs[] = {
+    {"waitgroup", lgochan_waitgroup}, {"mutex", lgochan_mutex},
+    {"atomic", lgochan_atomic}, {NULL, NULL}
+  };
+  luaL_setfuncs(L, funcs, 0);
+}

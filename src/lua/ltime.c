@@ -1,0 +1,112 @@
+/*
+** ltime.c: gochan.sleep, gochan.after, gochan.ticker and gochan.now.
+** Durations are float seconds in Lua and int64 nanoseconds in the core.
+*/
+#include <math.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include "lgochan.h"
+#include "chan.h"
+#include "timer.h"
+
+/* Longest duration handed to the core (~146 years): the timer adds it to
+** go_now() and must not overflow. */
+#define LTIME_MAX_NS (INT64_MAX / 2)
+
+static struct ticker *checkticker (lua_State *L, int arg) {
+  return (struct ticker *)lgochan_checkobj(L, arg, GOCHAN_TICKER_MT);
+}
+
+/* A duration in seconds at 'arg' as nanoseconds; NaN raises, <= 0 gives 0
+** (as Go's time.Sleep / time.After take a negative duration). */
+static int64_t checkduration (lua_State *L, int arg) {
+  lua_Number s = luaL_checknumber(L, arg);
+  if (isnan(s)) luaL_argerror(L, arg, "number expected, got nan");
+  if (s <= 0) return 0;
+  if (s * 1e9 >= (lua_Number)LTIME_MAX_NS) return LTIME_MAX_NS;
+  return (int64_t)(s * 1e9);
+}
+
+/* Outcome of a sleep: GO_OK when the time came. */
+static int sleepresult (lua_State *L, gostatus st) {
+  if (st != GO_OK) return lgochan_raise(L, st);
+  return 0;
+}
+
+/* gochan.sleep(seconds): blocks the main state. */
+static int lgochan_sleep (lua_State *L) {
+  int64_t ns = checkduration(L, 1);
+  if (ns == 0) return 0;
+  return sleepresult(L, go_sleep_until(go_now() + ns));
+}
+
+/* gochan.after(seconds) -> ch: gets gochan.now() once, after 'seconds'. */
+static int lgochan_after (lua_State *L) {
+  int64_t ns = checkduration(L, 1);
+  struct obj **box = lgochan_newbox(L, OBJ_CHAN);      /* box */
+  struct chan *c = timer_after(ns);
+  if (!c) return lgochan_raise(L, GO_NOMEM);           /* box stays empty */
+  lgochan_adopt(L, box, (struct obj *)c);
+  return 1;
+}
+
+/* gochan.ticker(seconds) -> tk; tk.c gets gochan.now() every interval. */
+static int lgochan_ticker (lua_State *L) {
+  int64_t ns = checkduration(L, 1);
+  if (!(lua_tonumber(L, 1) > 0)) return luaL_typeerror(L, 1, "positive number");
+  if (ns < 1) ns = 1;
+  struct obj **box = lgochan_newbox(L, OBJ_TICKER);    /* box */
+  struct ticker *tk = ticker_new(ns);
+  if (!tk) return lgochan_raise(L, GO_NOMEM);
+  lgochan_adopt(L, box, (struct obj *)tk);             /* sets tk.c */
+  return 1;
+}
+
+/* tk:stop(): no tick is sent after it returns; tk.c stays open. */
+static int lticker_stop (lua_State *L) {
+  ticker_stop(checkticker(L, 1));
+  return 0;
+}
+
+/* tk.c is the box in the ticker box's user value; anything else is a
+** method (upvalue 1: the method table). */
+static int lticker__index (lua_State *L) {
+  checkticker(L, 1);
+  const char *k = lua_tostring(L, 2);
+  if (lua_type(L, 2) == LUA_TSTRING && k[0] == 'c' && k[1] == '\0') {
+    lua_getiuservalue(L, 1, 1);
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  return 1;
+}
+
+static int lticker__tostring (lua_State *L) {
+  lua_pushfstring(L, "gochan.ticker %p", (void *)checkticker(L, 1));
+  return 1;
+}
+
+/* gochan.now() -> seconds (monotonic, float) */
+static int lgochan_now (lua_State *L) {
+  lua_pushnumber(L, (lua_Number)go_now() / 1e9);
+  return 1;
+}
+
+void ltime_open (lua_State *L) {              /* M */
+  static const luaL_Reg ticker_methods[] = {
+    {"stop", lticker_stop}, {NULL, NULL}
+  };
+  lgochan_newmetatable(L, GOCHAN_TICKER_MT);  /* M mt */
+  lua_pushcfunction(L, lticker__tostring);
+  lua_setfield(L, -2, "__tostring");
+  luaL_newlib(L, ticker_methods);
+  lua_pushcclosure(L, lticker__index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  static const luaL_Reg funcs[] = {
+    {"sleep", lgochan_sleep}, {"after", lgochan_after},
+    {"ticker", lgochan_ticker}, {"now", lgochan_now}, {NULL, NULL}
+  };
+  luaL_setfuncs(L, funcs, 0);
+}

@@ -1,0 +1,227 @@
+/*
+** module.c: luaopen_gochan_core, the boxes every gochan userdata is made
+** of (one per object per state, through a weak cache), deadlines from Lua
+** timeouts, status -> Lua error, and the runtime's shutdown sentinel.
+*/
+#include <math.h>
+#include <pthread.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include "lgochan.h"
+#include "transfer.h"
+#include "timer.h"
+
+/* Registry keys (their addresses). Stable while core.so is loaded, which
+** is at least as long as any state that required it. */
+static const char CACHEKEY = 'c';     /* weak-valued {lightud(obj) = box} */
+static const char MODKEY = 'm';       /* the module table, kept on reload */
+static const char SENTINELKEY = 's';  /* userdata whose __gc counts us out */
+static const char MARKKEY = 'k';      /* rawset in every gochan metatable */
+
+/* Metatable of each object type; NULL: not a Lua-visible type. */
+static const char *const typemt[OBJ_NTYPES] = {
+  [OBJ_CHAN] = GOCHAN_CHAN_MT, [OBJ_WAITGROUP] = GOCHAN_WAITGROUP_MT,
+  [OBJ_MUTEX] = GOCHAN_MUTEX_MT, [OBJ_ATOMIC] = GOCHAN_ATOMIC_MT,
+  [OBJ_TICKER] = GOCHAN_TICKER_MT, [OBJ_TASK] = GOCHAN_TASK_MT
+};
+
+
+/* ---- boxes ---- */
+
+/* __gc of every box: drop the box's reference. The box is left empty so a
+** resurrected box can never release twice. */
+static int lgochan__gc (lua_State *L) {
+  struct obj **box = (struct obj **)lua_touserdata(L, 1);
+  if (box && *box) {
+    struct obj *o = *box;
+    *box = NULL;
+    obj_release(o);
+  }
+  return 0;
+}
+
+int lgochan_newmetatable (lua_State *L, const char *tname) {
+  int created = luaL_newmetatable(L, tname);  /* sets __name */
+  lua_pushboolean(L, 1);
+  lua_rawsetp(L, -2, &MARKKEY);
+  lua_pushcfunction(L, lgochan__gc);
+  lua_setfield(L, -2, "__gc");
+  return created;                             /* mt */
+}
+
+static void pushcache (lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CACHEKEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 16);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &CACHEKEY);
+  }                                           /* cache */
+}
+
+struct obj **lgochan_newbox (lua_State *L, enum objtype t) {
+  GOCHAN_ASSERT(t > 0 && t < OBJ_NTYPES && typemt[t]);
+  struct obj **box = (struct obj **)lua_newuserdatauv(L, sizeof *box, 1);
+  *box = NULL;                                /* __gc-safe from here on */
+  if (luaL_getmetatable(L, typemt[t]) != LUA_TTABLE)
+    luaL_error(L, "%s is not available in this state", typemt[t]);
+  lua_setmetatable(L, -2);
+  return box;                                 /* box */
+}
+
+void lgochan_adopt (lua_State *L, struct obj **box, struct obj *o) {
+  *box = o;                                   /* the box owns 'o' now */
+  pushcache(L);                               /* box cache */
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, o);                      /* may raise: box owns 'o' */
+  lua_pop(L, 1);                              /* box */
+  if (o->type == OBJ_TICKER) {                /* tk.c: the channel's box */
+    lgochan_pushobj(L, (struct obj *)ticker_chan((struct ticker *)o));
+    lua_setiuservalue(L, -2, 1);
+  }
+}
+
+void lgochan_pushobj (lua_State *L, struct obj *o) {
+  pushcache(L);
+  if (lua_rawgetp(L, -1, o) != LUA_TNIL) {    /* cache box */
+    lua_remove(L, -2);
+    return;                                   /* same object, same value */
+  }
+  lua_pop(L, 2);
+  struct obj **box = lgochan_newbox(L, (enum objtype)o->type);
+  obj_retain(o);
+  lgochan_adopt(L, box, o);                   /* box */
+}
+
+struct obj *lgochan_toobj (lua_State *L, int idx) {
+  struct obj **box = (struct obj **)lua_touserdata(L, idx);
+  if (!box || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
+    return NULL;
+  int ours = lua_rawgetp(L, -1, &MARKKEY) != LUA_TNIL;
+  lua_pop(L, 2);
+  return ours ? *box : NULL;
+}
+
+struct obj *lgochan_checkobj (lua_State *L, int arg, const char *tname) {
+  struct obj **box = (struct obj **)luaL_checkudata(L, arg, tname);
+  if (!*box)  /* only a box resurrected after its __gc */
+    luaL_argerror(L, arg, "object already collected");
+  return *box;
+}
+
+const char *lgochan_typename (lua_State *L, int idx) {
+  const char *name;
+  int tt = luaL_getmetafield(L, idx, "__name");   /* pushes unless nil */
+  if (tt == LUA_TSTRING) name = lua_tostring(L, -1);  /* the mt anchors it */
+  else if (lua_type(L, idx) == LUA_TLIGHTUSERDATA) name = "light userdata";
+  else name = luaL_typename(L, idx);
+  if (tt != LUA_TNIL) lua_pop(L, 1);
+  return name;
+}
+
+
+/* ---- deadlines and errors ---- */
+
+int64_t lgochan_optdeadline (lua_State *L, int arg) {
+  if (lua_isnoneornil(L, arg)) return GO_NEVER;
+  lua_Number t = luaL_checknumber(L, arg);
+  if (isnan(t)) luaL_argerror(L, arg, "number expected, got nan");
+  if (t < 0) luaL_typeerror(L, arg, "non-negative number");
+  if (t == 0) return GO_NOW;
+  return go_deadline_in((double)t);
+}
+
+int lgochan_packerror (lua_State *L) {
+  luaL_where(L, 1);                           /* msg where */
+  lua_insert(L, -2);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+void lgochan_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
+  if (!transfer_pack(L, idx, tv, root))       /* '*tv' nil, nothing held */
+    lgochan_packerror(L);
+}
+
+int lgochan_raise (lua_State *L, gostatus st) {
+  switch (st) {
+    case GO_NOMEM:
+      lua_pushliteral(L, "not enough memory");
+      return lua_error(L);
+    case GO_INTERRUPTED: return luaL_error(L, "interrupted");
+    case GO_DEADLOCK: return luaL_error(L, "all tasks are asleep - deadlock!");
+    case GO_NEGATIVE: return luaL_error(L, "negative WaitGroup counter");
+    case GO_NOTLOCKED: return luaL_error(L, "unlock of unlocked mutex");
+    case GO_SHUTDOWN: return luaL_error(L, "gochan runtime is shutting down");
+    default: return luaL_error(L, "gochan: %s", go_strstatus(st));
+  }
+}
+
+
+/* ---- runtime shutdown ---- */
+
+/* 'nstates' counts the states whose sentinel is alive (guarded by
+** 'statesmu'). When the last one closes, the timer thread is stopped, so
+** no thread of ours runs when Lua unloads core.so: the sentinel is made at
+** the first luaopen in a state, after package's CLIBS table, and Lua runs
+** finalizers in reverse order of creation. */
+static pthread_mutex_t statesmu = PTHREAD_MUTEX_INITIALIZER;
+static long nstates = 0;
+
+static int sentinel__gc (lua_State *L) {
+  int *counted = (int *)lua_touserdata(L, 1);
+  if (!*counted) return 0;
+  *counted = 0;
+  pthread_mutex_lock(&statesmu);
+  if (--nstates == 0)
+    timer_shutdown();  /* joins the timer thread, which never takes statesmu */
+  pthread_mutex_unlock(&statesmu);
+  return 0;
+}
+
+static void opensentinel (lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SENTINELKEY) != LUA_TNIL) {
+    lua_pop(L, 1);
+    return;                                   /* this state is counted */
+  }
+  lua_pop(L, 1);
+  int *counted = (int *)lua_newuserdatauv(L, sizeof *counted, 0);
+  *counted = 0;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, sentinel__gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &SENTINELKEY);  /* may raise: uncounted */
+  pthread_mutex_lock(&statesmu);
+  nstates++;
+  pthread_mutex_unlock(&statesmu);
+  *counted = 1;
+}
+
+
+/* ---- the module ---- */
+
+/* Returns the same table every time it runs in a state (busted reloads),
+** with every function set again. */
+LUAMOD_API __attribute__((visibility("default")))
+int luaopen_gochan_core (lua_State *L) {
+  luaL_checkversion(L);
+  opensentinel(L);
+  pushcache(L);
+  lua_pop(L, 1);
+  transfer_open(L);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &MODKEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 16);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &MODKEY);
+  }                                           /* M */
+  lchan_open(L);
+  lselect_open(L);
+  lsync_open(L);
+  ltime_open(L);
+  return 1;
+}
