@@ -1,0 +1,726 @@
+/*
+** sched.c: workers, run queues, the park/wake handshake, the monitor
+** (preemption, stuck workers, deadlock) and shutdown.
+**
+** Queues. Each worker has a 'runnext' slot and a FIFO local queue, both
+** guarded by its 'mu'; the global FIFO is guarded by 'smu'. A task woken
+** by a task goes to the waker's runnext, so a hand-off between two tasks
+** on one worker is a coroutine switch, not an OS wake-up. Idle workers
+** steal from local queues (runnext only from a worker busy for > 1 ms).
+**
+** Counters (seq_cst, read by the monitor): 'nqueued' tasks in any queue,
+** 'nrunning' slices being run and not parked in op_park, 'progress'
+** bumped at every queue or slice event. nrunning is raised before
+** nqueued is lowered, so a task in transit is always counted somewhere.
+**
+** Idle. A worker publishes itself idle (nidle++) then re-checks nqueued;
+** a pusher bumps nqueued then checks nidle: with seq_cst one of the two
+** sees the other, so no push goes unnoticed while every worker sleeps.
+*/
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "sched.h"
+
+#define MAXW 256                    /* workers, spares included */
+#define SLICE_NS 10000000           /* preempt after 10 ms */
+#define STUCK_NS 20000000           /* replace a worker after 20 ms */
+#define STEAL_NEXT_NS 1000000       /* runnext stealable after 1 ms */
+#define MONITOR_NS 2000000          /* monitor period */
+
+struct worker {
+  int id;
+  pthread_t th;
+  pthread_mutex_t mu;               /* guards runnext, lq_head, lq_tail */
+  struct task *runnext;
+  struct task *lq_head, *lq_tail;
+  atomic_uint wakeword;             /* futex word for idle parking */
+  _Atomic(struct task *) cur;       /* the slice being run, or NULL */
+  atomic_llong slice_start;
+  atomic_bool stuck;                /* counted in nstuck */
+  bool idle;                        /* on the idle stack; guarded by smu */
+  struct worker *idle_next;         /* guarded by smu */
+  unsigned tick;                    /* slices run; own thread only */
+};
+
+static struct sched_hooks hooks;
+static int target;                  /* workers that may run at once */
+static atomic_bool started, shutting;
+static pthread_mutex_t smu = PTHREAD_MUTEX_INITIALIZER;
+static struct task *gq_head, *gq_tail;          /* guarded by smu */
+static struct worker *workers[MAXW];            /* guarded by smu */
+static atomic_int nw;               /* workers[0..nw) exist */
+static struct worker *idle_top;                 /* guarded by smu */
+static atomic_int nidle, nstuck, nexited;
+static atomic_long nqueued, nrunning;
+static atomic_ulong progress;
+
+static _Thread_local struct worker *self_worker;
+static _Thread_local struct task *self_task;
+
+/* live tasks, for gochan.tasks(), deadlock messages and shutdown */
+static pthread_mutex_t livemu = PTHREAD_MUTEX_INITIALIZER;
+static struct task *live_head;                  /* guarded by livemu */
+static size_t nlive;                            /* guarded by livemu */
+static atomic_ullong next_id = 1;
+
+/* the main thread, its parked op (guarded by mainmu) */
+static pthread_mutex_t mainmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t main_thread;
+static bool main_set;
+static struct op *main_op;                      /* guarded by mainmu */
+static struct op *volatile sig_op;              /* main thread + its handler */
+static struct sigaction old_sigint;
+static bool sigint_installed;
+
+static pthread_t monitor_th;
+static bool monitor_running;                    /* guarded by mainmu */
+static atomic_bool monitor_stop;
+
+static long futex (atomic_uint *a, int cmd, unsigned v, const struct timespec *ts) {
+  return syscall(SYS_futex, (unsigned *)a, cmd | FUTEX_PRIVATE_FLAG, v, ts,
+                 NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+static int ncpus (void) {
+  const char *e = getenv("GOCHAN_WORKERS");
+  if (e) {
+    long n = strtol(e, NULL, 10);
+    if (n > 0 && n < MAXW / 2) return (int)n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)(n < MAXW / 2 ? n : MAXW / 2) : 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* live list                                                          */
+
+static void live_add (struct task *t) {
+  pthread_mutex_lock(&livemu);
+  t->lprev = NULL;
+  t->lnext = live_head;
+  if (live_head) live_head->lprev = t;
+  live_head = t;
+  nlive++;
+  pthread_mutex_unlock(&livemu);
+}
+
+static void live_remove (struct task *t) {
+  pthread_mutex_lock(&livemu);
+  if (t->lprev) t->lprev->lnext = t->lnext; else live_head = t->lnext;
+  if (t->lnext) t->lnext->lprev = t->lprev;
+  t->lprev = t->lnext = NULL;
+  nlive--;
+  pthread_mutex_unlock(&livemu);
+}
+
+size_t sched_live (void) {
+  pthread_mutex_lock(&livemu);
+  size_t n = nlive;
+  pthread_mutex_unlock(&livemu);
+  return n;
+}
+
+void sched_foreach (void (*fn) (void *, uint64_t, const char *, const char *),
+                    void *ud) {
+  pthread_mutex_lock(&livemu);
+  for (struct task *t = live_head; t; t = t->lnext) {
+    bool blocked = atomic_load(&t->blocked);
+    const char *state = blocked ? "blocked"
+                      : atomic_load(&t->pstate) == PS_RUNNING ? "running"
+                      : "runnable";
+    /* 'what' is a static string set before the task parked */
+    fn(ud, t->id, state, blocked ? t->op.what : NULL);
+  }
+  pthread_mutex_unlock(&livemu);
+}
+
+/* ---------------------------------------------------------------- */
+/* tasks                                                              */
+
+static void task_destroy (struct obj *o) {
+  struct task *t = (struct task *)o;
+  for (int i = 0; i < t->nres; i++) tvalue_clear(&t->res[i]);
+  free(t->res);
+  pthread_mutex_destroy(&t->jmu);
+  free(t);
+}
+
+struct task *task_new (void *ud) {
+  struct task *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  obj_init(&t->hdr, OBJ_TASK, task_destroy);
+  t->id = atomic_fetch_add(&next_id, 1);
+  atomic_init(&t->pstate, PS_RUNNING);
+  atomic_init(&t->status, TASK_RUNNING);
+  atomic_init(&t->preempt, false);
+  atomic_init(&t->blocked, false);
+  op_init(&t->op);
+  t->ud = ud;
+  pthread_mutex_init(&t->jmu, NULL);
+  waitq_init(&t->joiners);
+  return t;
+}
+
+struct task *sched_current (void) { return self_task; }
+
+static void tmo_fire (struct timer *tm, int64_t now) {
+  (void)now;
+  struct task *t = tm->ud;
+  if (op_cancel(&t->op, GO_TIMEOUT)) op_wake(&t->op);
+}
+
+void task_prepare (struct task *t) {
+  op_init(&t->op);
+  t->op.wake = task_wake;
+  t->op.owner = t;
+}
+
+void task_arm (struct task *t, int64_t deadline) {
+  t->op.deadline = deadline;
+  if (deadline == GO_NEVER) return;
+  t->tmo.when = deadline;
+  t->tmo.period = 0;
+  t->tmo.fire = tmo_fire;
+  t->tmo.ud = t;
+  if (timer_start(&t->tmo) != GO_OK)   /* no memory: time out at once */
+    if (op_cancel(&t->op, GO_TIMEOUT)) op_wake(&t->op);
+}
+
+void task_disarm (struct task *t) {
+  if (t->op.deadline != GO_NEVER) timer_stop(&t->tmo);
+}
+
+int task_status (struct task *t) { return atomic_load(&t->status); }
+
+void task_finish (struct task *t, bool failed, struct tvalue *res, int nres) {
+  t->res = res;
+  t->nres = nres;
+  pthread_mutex_lock(&t->jmu);
+  atomic_store_explicit(&t->status, failed ? TASK_FAILED : TASK_DONE,
+                        memory_order_release);
+  struct waiter *w, *list = NULL;
+  while ((w = waitq_claim(&t->joiners)) != NULL) {
+    w->op->fired = w->idx;
+    w->op->result = GO_OK;
+    w->next = list; list = w;
+  }
+  pthread_mutex_unlock(&t->jmu);
+  while (list) { w = list; list = w->next; op_wake(w->op); }
+}
+
+gostatus task_join_begin (struct task *t, struct waiter *w, struct op *op) {
+  pthread_mutex_lock(&t->jmu);
+  if (atomic_load(&t->status) != TASK_RUNNING) {
+    pthread_mutex_unlock(&t->jmu);
+    return GO_OK;
+  }
+  w->op = op; w->val = NULL; w->ok = NULL; w->idx = 0; w->inq = false;
+  waitq_push(&t->joiners, w);
+  pthread_mutex_unlock(&t->jmu);
+  return GO_AGAIN;
+}
+
+gostatus task_join_finish (struct task *t, struct waiter *w, struct op *op) {
+  GOCHAN_ASSERT(atomic_load(&op->state) != OP_OPEN);
+  pthread_mutex_lock(&t->jmu);
+  waitq_remove(&t->joiners, w);
+  pthread_mutex_unlock(&t->jmu);
+  return op->result;
+}
+
+/* ---------------------------------------------------------------- */
+/* queues                                                             */
+
+static void wake_idle (void);
+
+static void gq_push (struct task *t) {
+  pthread_mutex_lock(&smu);
+  t->next = NULL;
+  if (gq_tail) gq_tail->next = t; else gq_head = t;
+  gq_tail = t;
+  pthread_mutex_unlock(&smu);
+  atomic_fetch_add(&nqueued, 1);
+  atomic_fetch_add(&progress, 1);
+  if (atomic_load(&nidle) > 0) wake_idle();
+}
+
+static struct task *gq_pop (void) {       /* smu held */
+  struct task *t = gq_head;
+  if (t) {
+    gq_head = t->next;
+    if (!gq_head) gq_tail = NULL;
+    t->next = NULL;
+  }
+  return t;
+}
+
+static void lq_append (struct worker *w, struct task *t) {  /* w->mu held */
+  t->next = NULL;
+  if (w->lq_tail) w->lq_tail->next = t; else w->lq_head = t;
+  w->lq_tail = t;
+}
+
+static struct task *lq_pop (struct worker *w) {   /* w->mu held */
+  struct task *t = w->lq_head;
+  if (t) {
+    w->lq_head = t->next;
+    if (!w->lq_head) w->lq_tail = NULL;
+    t->next = NULL;
+  }
+  return t;
+}
+
+/* Make 't' runnable from the current thread. 'next': a hand-off from a
+** task on this worker, run it next (runnext). */
+static void make_runnable (struct task *t, bool next) {
+  struct worker *w = self_worker;
+  if (!w || atomic_load(&shutting)) { gq_push(t); return; }
+  bool spill;
+  pthread_mutex_lock(&w->mu);
+  if (next) {
+    struct task *old = w->runnext;
+    w->runnext = t;
+    spill = old != NULL;
+    if (old) lq_append(w, old);
+  }
+  else {
+    lq_append(w, t);
+    spill = true;
+  }
+  pthread_mutex_unlock(&w->mu);
+  atomic_fetch_add(&nqueued, 1);
+  atomic_fetch_add(&progress, 1);
+  if (spill && atomic_load(&nidle) > 0) wake_idle();
+}
+
+void task_wake (struct op *op) {
+  struct task *t = op->owner;
+  /* Exactly one of the waker and the parking worker requeues the task:
+  ** whoever comes second in the pstate exchange (see worker_loop). */
+  if (atomic_exchange(&t->pstate, PS_WOKEN) == PS_PARKED)
+    make_runnable(t, true);
+}
+
+/* ---------------------------------------------------------------- */
+/* workers                                                            */
+
+static int running_capacity (void) {     /* workers that may run now */
+  return atomic_load(&nw) - atomic_load(&nidle) - atomic_load(&nstuck);
+}
+
+/* Wake one idle worker if fewer than 'target' are able to run. */
+static void wake_idle (void) {
+  pthread_mutex_lock(&smu);
+  struct worker *w = NULL;
+  if (idle_top && running_capacity() < target) {
+    w = idle_top;
+    idle_top = w->idle_next;
+    w->idle = false;
+    atomic_fetch_sub(&nidle, 1);
+  }
+  pthread_mutex_unlock(&smu);
+  if (w) {
+    atomic_store(&w->wakeword, 1);
+    futex(&w->wakeword, FUTEX_WAKE, 1, NULL);
+  }
+}
+
+static struct task *steal (struct worker *self) {
+  int n = atomic_load(&nw);
+  int start = (int)go_randn((uint32_t)n);
+  int64_t now = go_now();
+  for (int k = 0; k < n; k++) {
+    struct worker *v = workers[(start + k) % n];
+    if (v == self) continue;
+    pthread_mutex_lock(&v->mu);
+    struct task *t = lq_pop(v);
+    if (!t && v->runnext && atomic_load(&v->cur) != NULL &&
+        now - atomic_load(&v->slice_start) > STEAL_NEXT_NS) {
+      t = v->runnext;        /* its worker is busy: don't let it wait */
+      v->runnext = NULL;
+    }
+    pthread_mutex_unlock(&v->mu);
+    if (t) return t;
+  }
+  return NULL;
+}
+
+/* Take a task to run; raises nrunning before lowering nqueued. */
+static struct task *find_work (struct worker *w) {
+  struct task *t = NULL;
+  if (++w->tick % 61 == 0) {       /* now and then the global queue first */
+    pthread_mutex_lock(&smu);
+    t = gq_pop();
+    pthread_mutex_unlock(&smu);
+  }
+  if (!t) {
+    pthread_mutex_lock(&w->mu);
+    if ((t = w->runnext) != NULL) w->runnext = NULL;
+    else t = lq_pop(w);
+    pthread_mutex_unlock(&w->mu);
+  }
+  if (!t) {
+    pthread_mutex_lock(&smu);
+    t = gq_pop();
+    pthread_mutex_unlock(&smu);
+  }
+  if (!t) t = steal(w);
+  if (t) {
+    atomic_fetch_add(&nrunning, 1);
+    atomic_fetch_sub(&nqueued, 1);
+  }
+  return t;
+}
+
+static void drop_task (struct task *t) {
+  timer_stop(&t->tmo);            /* a timeout may still be armed */
+  hooks.drop(t);
+  live_remove(t);
+  obj_release(&t->hdr);
+}
+
+/* Park until woken. Returns false if the worker should exit. */
+static bool idle_park (struct worker *w) {
+  pthread_mutex_lock(&smu);
+  if (gq_head) { pthread_mutex_unlock(&smu); return true; }
+  atomic_store(&w->wakeword, 0);
+  w->idle = true;
+  w->idle_next = idle_top;
+  idle_top = w;
+  atomic_fetch_add(&nidle, 1);
+  pthread_mutex_unlock(&smu);
+  if (atomic_load(&nqueued) == 0 && !atomic_load(&shutting))
+    while (atomic_load(&w->wakeword) == 0 && !atomic_load(&shutting))
+      futex(&w->wakeword, FUTEX_WAIT_BITSET, 0, NULL);
+  pthread_mutex_lock(&smu);
+  if (w->idle) {                 /* woke by itself: leave the idle stack */
+    struct worker **p = &idle_top;
+    while (*p != w) p = &(*p)->idle_next;
+    *p = w->idle_next;
+    w->idle = false;
+    atomic_fetch_sub(&nidle, 1);
+  }
+  pthread_mutex_unlock(&smu);
+  return true;
+}
+
+static void *worker_main (void *arg) {
+  struct worker *w = arg;
+  self_worker = w;
+  for (;;) {
+    if (running_capacity() > target && !atomic_load(&shutting)) {
+      idle_park(w);              /* too many runners (a stuck one came back) */
+      continue;
+    }
+    struct task *t = find_work(w);
+    if (!t) {
+      if (atomic_load(&shutting)) break;
+      idle_park(w);
+      continue;
+    }
+    if (atomic_load(&shutting)) {
+      atomic_fetch_sub(&nrunning, 1);
+      drop_task(t);
+      continue;
+    }
+    atomic_store(&t->pstate, PS_RUNNING);
+    atomic_store(&t->blocked, false);
+    atomic_store(&t->preempt, false);
+    self_task = t;
+    atomic_store(&w->slice_start, go_now());
+    atomic_store(&w->cur, t);
+    int r = hooks.run(t);
+    atomic_store(&w->cur, NULL);
+    self_task = NULL;
+    if (atomic_exchange(&w->stuck, false)) atomic_fetch_sub(&nstuck, 1);
+    if (atomic_load(&shutting) && r != RUN_DONE) {
+      if (r == RUN_PARK) {
+        atomic_store(&t->blocked, true);
+        if (atomic_exchange(&t->pstate, PS_PARKED) == PS_WOKEN) drop_task(t);
+        /* else: parked; shutdown cancels its op and a wake drops it */
+      }
+      else drop_task(t);
+    }
+    else if (r == RUN_PARK) {
+      atomic_store(&t->blocked, true);
+      if (atomic_exchange(&t->pstate, PS_PARKED) == PS_WOKEN) {
+        atomic_store(&t->blocked, false);
+        make_runnable(t, false);   /* woken before it finished parking */
+      }
+    }
+    else if (r == RUN_YIELD) gq_push(t);
+    else { live_remove(t); obj_release(&t->hdr); }
+    atomic_fetch_sub(&nrunning, 1);
+    atomic_fetch_add(&progress, 1);
+  }
+  atomic_fetch_add(&nexited, 1);
+  return NULL;
+}
+
+static gostatus add_worker (void) {      /* smu held */
+  int i = atomic_load(&nw);
+  if (i >= MAXW) return GO_NOMEM;
+  struct worker *w = calloc(1, sizeof *w);
+  if (!w) return GO_NOMEM;
+  w->id = i;
+  pthread_mutex_init(&w->mu, NULL);
+  atomic_init(&w->wakeword, 0);
+  atomic_init(&w->cur, NULL);
+  atomic_init(&w->stuck, false);
+  sigset_t all, old;
+  sigfillset(&all);               /* signals belong to the program's threads */
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = pthread_create(&w->th, NULL, worker_main, w);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0) { pthread_mutex_destroy(&w->mu); free(w); return GO_NOMEM; }
+  workers[i] = w;
+  atomic_store(&nw, i + 1);
+  return GO_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* the monitor                                                        */
+
+static bool dl_armed;
+static unsigned long dl_progress;
+
+static void check_deadlock (void) {
+  pthread_mutex_lock(&mainmu);
+  struct op *op = main_op;
+  bool quiet = op && op->deadline == GO_NEVER &&
+               atomic_load(&nrunning) == 0 && atomic_load(&nqueued) == 0 &&
+               timer_pending() == 0;
+  if (!quiet) dl_armed = false;
+  else {
+    unsigned long p = atomic_load(&progress);
+    if (dl_armed && p == dl_progress) {   /* two quiet looks in a row */
+      dl_armed = false;
+      if (op_cancel(op, GO_DEADLOCK)) op_wake(op);
+    }
+    else { dl_armed = true; dl_progress = p; }
+  }
+  pthread_mutex_unlock(&mainmu);
+}
+
+static void check_workers (void) {
+  int64_t now = go_now();
+  int n = atomic_load(&nw);
+  for (int i = 0; i < n; i++) {
+    struct worker *w = workers[i];
+    struct task *t = atomic_load(&w->cur);
+    if (!t) continue;
+    int64_t el = now - atomic_load(&w->slice_start);
+    if (el > SLICE_NS) atomic_store(&t->preempt, true);
+    if (el > STUCK_NS && !atomic_load(&w->stuck)) {
+      atomic_store(&w->stuck, true);   /* in a C call, or blocked in one */
+      atomic_fetch_add(&nstuck, 1);
+    }
+  }
+  /* keep 'target' workers able to run while there is work */
+  if (atomic_load(&nqueued) > 0 && running_capacity() < target) {
+    if (atomic_load(&nidle) > 0) wake_idle();
+    else {
+      pthread_mutex_lock(&smu);
+      if (!atomic_load(&shutting)) add_worker();
+      pthread_mutex_unlock(&smu);
+    }
+  }
+  else if (atomic_load(&nqueued) > 0 && atomic_load(&nidle) > 0) wake_idle();
+}
+
+static void *monitor_main (void *arg) {
+  (void)arg;
+  struct timespec ts = { 0, MONITOR_NS };
+  while (!atomic_load(&monitor_stop)) {
+    nanosleep(&ts, NULL);
+    if (atomic_load(&started)) check_workers();
+    check_deadlock();
+  }
+  return NULL;
+}
+
+static void monitor_ensure (void) {      /* mainmu held */
+  if (monitor_running) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  atomic_store(&monitor_stop, false);
+  if (pthread_create(&monitor_th, NULL, monitor_main, NULL) == 0)
+    monitor_running = true;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* ---------------------------------------------------------------- */
+/* the main thread: deadlock watch and SIGINT                         */
+
+static void on_sigint (int sig) {
+  (void)sig;
+  struct op *op = sig_op;         /* this thread's own parked op, or NULL */
+  if (op && op_cancel(op, GO_INTERRUPTED)) op_wake(op);
+}
+
+static void park_hook (struct op *op, bool parking) {
+  if (self_worker) {              /* a task blocked where it cannot yield */
+    if (parking) atomic_fetch_sub(&nrunning, 1);
+    else atomic_fetch_add(&nrunning, 1);
+    atomic_fetch_add(&progress, 1);
+    return;
+  }
+  if (!main_set || !pthread_equal(pthread_self(), main_thread)) return;
+  if (parking) {
+    pthread_mutex_lock(&mainmu);
+    main_op = op;
+    dl_armed = false;
+    if (op->deadline == GO_NEVER) monitor_ensure();
+    pthread_mutex_unlock(&mainmu);
+    struct sigaction sa;
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;              /* no SA_RESTART: the futex wait returns */
+    sig_op = op;
+    if (sigaction(SIGINT, &sa, &old_sigint) == 0) {
+      sigint_installed = true;
+      if (old_sigint.sa_handler == SIG_IGN) {   /* ignored stays ignored */
+        sigaction(SIGINT, &old_sigint, NULL);
+        sigint_installed = false;
+      }
+    }
+  }
+  else {
+    if (sigint_installed) sigaction(SIGINT, &old_sigint, NULL);
+    sigint_installed = false;
+    sig_op = NULL;
+    pthread_mutex_lock(&mainmu);
+    main_op = NULL;
+    pthread_mutex_unlock(&mainmu);
+  }
+}
+
+void sched_set_main_thread (void) {
+  pthread_mutex_lock(&mainmu);
+  main_thread = pthread_self();
+  main_set = true;
+  go_park_hook = park_hook;
+  pthread_mutex_unlock(&mainmu);
+}
+
+/* ---------------------------------------------------------------- */
+/* start, spawn, shutdown                                             */
+
+static char pin_anchor;      /* an address inside this shared object */
+
+static void pin_library (void) {
+  /* Never let the shared object that holds this code be unloaded while
+  ** one of its threads may still run (a worker stuck in a C call). */
+  Dl_info info;
+  if (dladdr(&pin_anchor, &info) && info.dli_fname)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE | RTLD_NOLOAD);
+}
+
+gostatus sched_start (int n, const struct sched_hooks *h) {
+  pthread_mutex_lock(&smu);
+  if (atomic_load(&started)) { pthread_mutex_unlock(&smu); return GO_OK; }
+  hooks = *h;
+  target = n > 0 ? (n < MAXW / 2 ? n : MAXW / 2) : ncpus();
+  gostatus st = GO_OK;
+  for (int i = atomic_load(&nw); i < target && st == GO_OK; i++)
+    st = add_worker();
+  if (st == GO_OK) atomic_store(&started, true);
+  pthread_mutex_unlock(&smu);
+  if (st != GO_OK) return st;
+  pin_library();
+  pthread_mutex_lock(&mainmu);
+  monitor_ensure();
+  pthread_mutex_unlock(&mainmu);
+  return GO_OK;
+}
+
+bool sched_started (void) { return atomic_load(&started); }
+int sched_workers (void) { return atomic_load(&started) ? target : ncpus(); }
+
+gostatus sched_spawn (struct task *t) {
+  if (atomic_load(&shutting)) return GO_SHUTDOWN;
+  obj_retain(&t->hdr);              /* the scheduler's reference */
+  live_add(t);
+  make_runnable(t, false);
+  return GO_OK;
+}
+
+void sched_shutdown (void) {
+  pthread_mutex_lock(&mainmu);
+  bool mon = monitor_running;
+  monitor_running = false;
+  pthread_mutex_unlock(&mainmu);
+  if (mon) {
+    atomic_store(&monitor_stop, true);
+    pthread_join(monitor_th, NULL);
+  }
+  if (!atomic_load(&started)) return;
+  atomic_store(&shutting, true);
+  /* Cancel every parked task's op: the wake-up puts it in a queue, where a
+  ** worker drops it instead of running it. */
+  pthread_mutex_lock(&livemu);
+  for (struct task *t = live_head; t; t = t->lnext)
+    if (atomic_load(&t->blocked) && op_cancel(&t->op, GO_SHUTDOWN))
+      op_wake(&t->op);
+  pthread_mutex_unlock(&livemu);
+  /* wake every worker; they drain the queues and exit */
+  int n = atomic_load(&nw);
+  for (int i = 0; i < n; i++) {
+    atomic_store(&workers[i]->wakeword, 1);
+    futex(&workers[i]->wakeword, FUTEX_WAKE, 1, NULL);
+  }
+  /* Join the workers that are not inside a long C call; a worker that is
+  ** will drop its task and exit when the call returns (the library is
+  ** pinned). Wait a little for slices to reach a preemption point. */
+  int64_t give_up = go_now() + 2000000000;
+  while (atomic_load(&nexited) < n && go_now() < give_up) {
+    for (int i = 0; i < n; i++) {
+      struct worker *w = workers[i];
+      struct task *t = atomic_load(&w->cur);
+      if (t) atomic_store(&t->preempt, true);   /* reach a yield point */
+      atomic_store(&w->wakeword, 1);
+      futex(&w->wakeword, FUTEX_WAKE, 1, NULL);
+    }
+    struct timespec ts = { 0, 1000000 };
+    nanosleep(&ts, NULL);
+  }
+  if (atomic_load(&nexited) < n) {
+    /* a worker is still in a C call: leave everything to it */
+    for (int i = 0; i < n; i++) pthread_detach(workers[i]->th);
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    pthread_join(workers[i]->th, NULL);
+    pthread_mutex_destroy(&workers[i]->mu);
+    free(workers[i]);
+    workers[i] = NULL;
+  }
+  /* Tasks still parked whose op was fired by a peer but not yet requeued
+  ** cannot exist now: every wake-up pushes to a queue the workers drained.
+  ** What is left on the live list never ran or was never woken: drop it. */
+  for (;;) {
+    pthread_mutex_lock(&livemu);
+    struct task *t = live_head;
+    pthread_mutex_unlock(&livemu);
+    if (!t) break;
+    drop_task(t);
+  }
+  atomic_store(&nw, 0);
+  atomic_store(&nexited, 0);
+  atomic_store(&nidle, 0);
+  atomic_store(&nstuck, 0);
+  atomic_store(&nqueued, 0);
+  idle_top = NULL;
+  gq_head = gq_tail = NULL;
+  atomic_store(&started, false);
+  atomic_store(&shutting, false);
+}

@@ -1,0 +1,94 @@
+/*
+** sched.h: the M:N scheduler. Tasks run on N worker threads; a task that
+** blocks parks (its op's 'wake' is task_wake) and its worker runs the next
+** runnable task. The core knows nothing of Lua: the binding supplies how a
+** task runs a slice ('run') and how a task that will never run again is
+** freed ('drop'). A monitor thread preempts long slices, replaces workers
+** stuck in C calls, and detects deadlock of the main thread.
+*/
+#ifndef GOCHAN_SCHED_H
+#define GOCHAN_SCHED_H
+
+#include <pthread.h>
+#include "core.h"
+#include "obj.h"
+#include "timer.h"
+#include "value.h"
+#include "waitq.h"
+
+enum { RUN_PARK, RUN_YIELD, RUN_DONE };           /* what a slice ended in */
+enum { TASK_RUNNING = 0, TASK_DONE, TASK_FAILED };  /* task->status */
+enum { PS_RUNNING = 0, PS_PARKED, PS_WOKEN };      /* task->pstate */
+
+struct task {
+  struct obj hdr;
+  uint64_t id;                /* 1, 2, ... in creation order */
+  struct task *next;          /* run-queue link: guarded by that queue's lock */
+  struct task *lprev, *lnext; /* live list: guarded by the live lock */
+  /* Park handshake between the worker and a waker (see sched.c):
+  ** exactly one of them makes the task runnable again. */
+  atomic_int pstate;
+  atomic_int status;          /* TASK_*; set once, with release, when it ends */
+  atomic_bool preempt;        /* set by the monitor: yield at the next hook */
+  atomic_bool blocked;        /* parked on an op (for gochan.tasks()) */
+  struct op op;               /* the op the task is blocked on, if any */
+  struct timer tmo;           /* that op's timeout (armed by task_arm) */
+  void *ud;                   /* the binding's state for the task */
+  /* results: written once by the task before 'status' leaves RUNNING,
+  ** read-only after; 'jmu' guards 'joiners'. */
+  pthread_mutex_t jmu;
+  struct waitq joiners;
+  struct tvalue *res;
+  int nres;
+};
+
+struct sched_hooks {
+  int (*run) (struct task *t);     /* one slice: RUN_PARK/RUN_YIELD/RUN_DONE */
+  void (*drop) (struct task *t);   /* shutdown: free what 'ud' holds; the
+                                      task never runs again; its op, if
+                                      open, was cancelled with GO_SHUTDOWN */
+};
+
+/* Start the runtime once (workers <= 0: the CPUs or GOCHAN_WORKERS). */
+gostatus sched_start (int workers, const struct sched_hooks *h);
+bool sched_started (void);
+int sched_workers (void);
+/* Stop: no waiting for tasks (Go's exit from main). Idempotent. */
+void sched_shutdown (void);
+
+/* A new task (refs = 1, for the caller), not yet runnable. */
+struct task *task_new (void *ud);
+/* Make a new task runnable; the scheduler takes its own reference. */
+gostatus sched_spawn (struct task *t);
+/* The task running a slice on this thread, or NULL (main, host, timer). */
+struct task *sched_current (void);
+
+/* Prepare t->op for a blocking call of the running task: op_init, and the
+** task waiter's wake. Then *_begin; GO_AGAIN: arm the timeout, yield. */
+void task_prepare (struct task *t);
+/* Arm/disarm the timeout of t->op: at 'deadline' the op is cancelled
+** with GO_TIMEOUT and the task woken (if no peer fired it first). */
+void task_arm (struct task *t, int64_t deadline);
+void task_disarm (struct task *t);
+void task_wake (struct op *op);   /* op->wake of every task waiter */
+
+/* Called by 'run' before it returns RUN_DONE: stores the results (moved
+** in), sets the status and wakes every joiner. */
+void task_finish (struct task *t, bool failed, struct tvalue *res, int nres);
+int task_status (struct task *t);
+/* Join as a blocking op (as select.h): GO_OK at once if done. */
+gostatus task_join_begin (struct task *t, struct waiter *w, struct op *op);
+gostatus task_join_finish (struct task *t, struct waiter *w, struct op *op);
+
+/* The thread that runs the main Lua state: its parks with no deadline
+** are watched for deadlock and made interruptible by SIGINT. */
+void sched_set_main_thread (void);
+
+/* A snapshot of the live tasks for gochan.tasks() and the deadlock
+** message: calls 'fn' for each with its id, a state ("running",
+** "runnable", "blocked") and what it waits on (or NULL). */
+void sched_foreach (void (*fn) (void *ud, uint64_t id, const char *state,
+                                const char *what), void *ud);
+size_t sched_live (void);
+
+#endif
