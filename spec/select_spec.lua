@@ -123,6 +123,13 @@ describe("gochan.select", function()
       assert.same({ "v" }, drain(a))
     end)
 
+    it("sends nil through a send case with a nil value and a handler", function()
+      local a = gochan.chan(1)
+      assert.same({ n = 2, 1, "h" },
+        table.pack(gochan.select { { "send", a, nil, function() return "h" end } }))
+      assert.same({ n = 2, nil, true }, table.pack(a:try_recv()))
+    end)
+
     it("returns only the index when a handler returns nothing", function()
       local a = gochan.chan(1)
       a:send(1)
@@ -200,6 +207,19 @@ describe("gochan.select", function()
         assert.equal(3, i)
         a:send("x")
       end
+    end)
+
+    it("include a left-out channel: {\"recv\"} is {\"recv\", nil}, off", function()
+      local a = gochan.chan(1)
+      a:send(1)
+      assert.equal(2, (gochan.select { { "recv" }, { "recv", a } }))
+      assert.is_nil((gochan.select { { "send" }, default = true }))
+    end)
+
+    it("do not pack the value of an off send case", function()
+      assert.is_nil((gochan.select {
+        { "send", nil, coroutine.create(print) }, default = true,
+      }))
     end)
 
     it("leave only default when every case is off", function()
