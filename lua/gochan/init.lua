@@ -48,11 +48,14 @@ local closer_mt = {
 
 --- gochan.defer(fn, ...) -> closer
 -- `local _ <close> = gochan.defer(fn, ...)` calls fn(...) when the scope ends.
-function M.defer(fn, ...)
+function M.defer(...)
+  local fn = ...
   if not callable(fn) then
-    argerror(1, "defer", "function expected, got " .. typename(fn))
+    local got = select("#", ...) == 0 and "no value" or typename(fn)
+    argerror(1, "defer", "function expected, got " .. got)
   end
-  return setmetatable({ fn = fn, n = select("#", ...), ... }, closer_mt)
+  return setmetatable({ fn = fn, n = select("#", ...) - 1, select(2, ...) },
+                      closer_mt)
 end
 
 return M

@@ -5,11 +5,14 @@
 */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
 #include "lgochan.h"
 #include "transfer.h"
 #include "timer.h"
+#include "sched.h"
 
 /* Registry keys (their addresses). Stable while core.so is loaded, which
 ** is at least as long as any state that required it. */
@@ -146,13 +149,43 @@ void lgochan_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
     lgochan_packerror(L);
 }
 
+/* The deadlock message lists the live tasks; sched_foreach calls 'addtask'
+** with the scheduler's lock held, so the list is built in a fixed C buffer
+** (truncated if long) and only pushed once that lock is released. */
+struct tasklist { char buf[2048]; size_t len; };
+
+static void addtask (void *ud, uint64_t id, const char *state,
+                     const char *what) {
+  struct tasklist *tl = (struct tasklist *)ud;
+  size_t room = sizeof tl->buf - tl->len;
+  if (room <= 1) return;
+  int k = snprintf(tl->buf + tl->len, room, "\n\tgochan.task #%llu (%s%s%s)",
+                   (unsigned long long)id, state, what ? ": " : "",
+                   what ? what : "");
+  if (k < 0) return;
+  if ((size_t)k >= room) {                    /* truncated: mark it */
+    tl->len = sizeof tl->buf - 1;
+    memcpy(tl->buf + tl->len - 4, "\n...", 4);
+  } else {
+    tl->len += (size_t)k;
+  }
+}
+
+static int deadlock (lua_State *L) {
+  struct tasklist tl;
+  tl.len = 0;
+  tl.buf[0] = '\0';
+  sched_foreach(addtask, &tl);
+  return luaL_error(L, "all tasks are asleep - deadlock!%s", tl.buf);
+}
+
 int lgochan_raise (lua_State *L, gostatus st) {
   switch (st) {
     case GO_NOMEM:
       lua_pushliteral(L, "not enough memory");
       return lua_error(L);
     case GO_INTERRUPTED: return luaL_error(L, "interrupted");
-    case GO_DEADLOCK: return luaL_error(L, "all tasks are asleep - deadlock!");
+    case GO_DEADLOCK: return deadlock(L);
     case GO_NEGATIVE: return luaL_error(L, "negative WaitGroup counter");
     case GO_NOTLOCKED: return luaL_error(L, "unlock of unlocked mutex");
     case GO_SHUTDOWN: return luaL_error(L, "gochan runtime is shutting down");
@@ -163,11 +196,12 @@ int lgochan_raise (lua_State *L, gostatus st) {
 
 /* ---- runtime shutdown ---- */
 
-/* 'nstates' counts the states whose sentinel is alive (guarded by
-** 'statesmu'). When the last one closes, the timer thread is stopped, so
-** no thread of ours runs when Lua unloads core.so: the sentinel is made at
-** the first luaopen in a state, after package's CLIBS table, and Lua runs
-** finalizers in reverse order of creation. */
+/* 'nstates' counts the main states (not tasks' states) whose sentinel is
+** alive (guarded by 'statesmu'). When the last one closes, the scheduler's
+** threads (the monitor) and the timer thread are stopped, so no thread of
+** ours runs when Lua unloads core.so: the sentinel is made at the first
+** luaopen in a state, after package's CLIBS table, and Lua runs finalizers
+** in reverse order of creation. */
 static pthread_mutex_t statesmu = PTHREAD_MUTEX_INITIALIZER;
 static long nstates = 0;
 
@@ -176,13 +210,16 @@ static int sentinel__gc (lua_State *L) {
   if (!*counted) return 0;
   *counted = 0;
   pthread_mutex_lock(&statesmu);
-  if (--nstates == 0)
-    timer_shutdown();  /* joins the timer thread, which never takes statesmu */
+  if (--nstates == 0) {  /* these join threads that never take statesmu */
+    sched_shutdown();
+    timer_shutdown();
+  }
   pthread_mutex_unlock(&statesmu);
   return 0;
 }
 
 static void opensentinel (lua_State *L) {
+  if (sched_current()) return;                /* a task's state */
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SENTINELKEY) != LUA_TNIL) {
     lua_pop(L, 1);
     return;                                   /* this state is counted */
@@ -209,6 +246,8 @@ static void opensentinel (lua_State *L) {
 LUAMOD_API __attribute__((visibility("default")))
 int luaopen_gochan_core (lua_State *L) {
   luaL_checkversion(L);
+  if (!sched_current())     /* a main state: its parks watch for deadlock */
+    sched_set_main_thread();
   opensentinel(L);
   pushcache(L);
   lua_pop(L, 1);
