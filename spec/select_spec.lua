@@ -86,8 +86,17 @@ describe("gochan.select", function()
       assert.equal(0, #a)
       assert.same({ "kept" }, drain(b))
     end)
-    -- {"send", ch, fn} sends the function fn: functions cross from issue 3
-    -- on (transfer_spec), so that form is specified there.
+
+    it("sends a function in 3rd place as the value, not as a handler", function()
+      local a = gochan.chan(1)
+      local called = false
+      local f = function() called = true; return 42 end
+      assert.same({ n = 1, 1 }, table.pack(gochan.select { { "send", a, f } }))
+      assert.is_false(called)
+      local g, ok = a:recv(0.5)
+      assert.is_true(ok)
+      assert.equal(42, g())
+    end)
   end)
 
   describe("handlers", function()
@@ -398,9 +407,11 @@ describe("gochan.select", function()
     it("raises for a value that cannot cross before doing any case", function()
       local a, b = gochan.chan(1), gochan.chan(1)
       b:send("ready")
+      local f = assert(io.tmpfile())
       assert.has_error(function()
-        gochan.select { { "recv", b }, { "send", a, 1 }, { "send", a, io.stdout } }
-      end, "cannot transfer a userdata (at case 3 value)")
+        gochan.select { { "recv", b }, { "send", a, 1 }, { "send", a, f } }
+      end, "cannot transfer a FILE* (at case 3 value)")
+      f:close()
       assert.equal(0, #a)
       assert.same({ "ready" }, drain(b))
     end)
