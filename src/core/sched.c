@@ -27,7 +27,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include "sched.h"
+#include "scheduler.h"
 
 #define MAXW 256                    /* workers, spares included */
 #define SLICE_NS 10000000           /* preempt after 10 ms */

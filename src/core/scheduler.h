@@ -1,13 +1,14 @@
 /*
-** sched.h: the M:N scheduler. Tasks run on N worker threads; a task that
+** scheduler.h: the M:N scheduler of sched.c (not named sched.h, which
+** <pthread.h> includes). Tasks run on N worker threads; a task that
 ** blocks parks (its op's 'wake' is task_wake) and its worker runs the next
 ** runnable task. The core knows nothing of Lua: the binding supplies how a
 ** task runs a slice ('run') and how a task that will never run again is
 ** freed ('drop'). A monitor thread preempts long slices, replaces workers
 ** stuck in C calls, and detects deadlock of the main thread.
 */
-#ifndef GOCHAN_SCHED_H
-#define GOCHAN_SCHED_H
+#ifndef GOCHAN_SCHEDULER_H
+#define GOCHAN_SCHEDULER_H
 
 #include <pthread.h>
 #include "core.h"

@@ -4,6 +4,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include "tbuf.h"
 #include "value.h"
 
 gostatus tvalue_setstr (struct tvalue *v, const char *s, size_t len) {
@@ -28,6 +29,27 @@ const char *tvalue_str (const struct tvalue *v, size_t *len) {
     case TV_SSTR: *len = v->sslen; return v->u.ss;
     case TV_LSTR: *len = v->u.ls.len; return v->u.ls.s;
     default: *len = 0; return NULL;
+  }
+}
+
+gostatus tvalue_copy (struct tvalue *dst, const struct tvalue *src) {
+  switch (src->tt) {
+    case TV_LSTR:
+      return tvalue_setstr(dst, src->u.ls.s, src->u.ls.len);
+    case TV_OBJ:
+      tvalue_setobj(dst, src->u.o);
+      return GO_OK;
+    case TV_BUF: {
+      const struct tbuf *b = src->u.buf;
+      struct tbuf *nb = tbuf_new(b->data, b->len, b->objs, b->nobj, b->flags);
+      if (!nb) { dst->tt = TV_NIL; return GO_NOMEM; }
+      dst->tt = TV_BUF;
+      dst->u.buf = nb;
+      return GO_OK;
+    }
+    default:
+      *dst = *src;                    /* inline: nothing owned */
+      return GO_OK;
   }
 }
 

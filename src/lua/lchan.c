@@ -7,6 +7,7 @@
 #include "lgochan.h"
 #include "transfer.h"
 #include "chan.h"
+#include "ltask.h"
 
 /* Larger capacities are refused by the core (chan_impl.h CHAN_MAX_CAP);
 ** checked here too so the error can say why. */
@@ -66,12 +67,52 @@ static int lgochan_chan (lua_State *L) {
   return 1;
 }
 
+/* A task's send or recv, resumed after it parked (ltask.h). */
+static int send_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  struct ltask *lt = sched_current()->ud;
+  int chosen;
+  gostatus st = ltask_finish(lt, &chosen);
+  return sendresult(L, st, &lt->cs[0].v);
+}
+
+static int recv_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  struct ltask *lt = sched_current()->ud;
+  int chosen;
+  gostatus st = ltask_finish(lt, &chosen);
+  return recvresult(L, st, &lt->cs[0].v, lt->cs[0].ok);
+}
+
+/* One send or recv case in the running task: done at once, or parked
+** (never returns then: the task resumes in 'k'). */
+static int taskop (lua_State *L, struct ltask *lt, struct chan *c, int dir,
+                   struct tvalue *v, int64_t deadline) {
+  struct selcase *cs = lt->cs;            /* room made by the caller */
+  cs->c = c;
+  cs->dir = dir;
+  cs->v = *v;
+  cs->ok = false;
+  ltask_prepare(lt, dir == SEL_SEND ? "send on gochan.chan"
+                                    : "recv on gochan.chan", c);
+  int chosen;
+  gostatus st = sel_begin(cs, 1, lt->ws, &lt->t->op, true, &chosen);
+  if (st == GO_AGAIN)
+    return ltask_park(L, lt, PEND_SEL, NULL, deadline, 0,
+                      dir == SEL_SEND ? send_k : recv_k);
+  return dir == SEL_SEND ? sendresult(L, st, &cs->v)
+                         : recvresult(L, st, &cs->v, cs->ok);
+}
+
 /* ch:send(v [, timeout]) -> true | false */
 static int lchan_send (lua_State *L) {
   struct chan *c = checkchan(L, 1);
   int64_t deadline = lgochan_optdeadline(L, 3);  /* may raise: nothing held */
+  struct ltask *lt = ltask_mayblock(deadline) ? ltask_current(L) : NULL;
+  if (lt) ltask_cases(L, lt, 1);                 /* may raise: nothing held */
   struct tvalue v = TVALUE_NIL;
   lgochan_pack(L, 2, &v, "value");               /* may raise: nothing held */
+  if (lt) return taskop(L, lt, c, SEL_SEND, &v, deadline);
   return sendresult(L, chan_send(c, &v, deadline), &v);
 }
 
@@ -89,6 +130,11 @@ static int lchan_recv (lua_State *L) {
   int64_t deadline = lgochan_optdeadline(L, 2);
   struct tvalue v = TVALUE_NIL;
   bool ok = false;
+  struct ltask *lt = ltask_mayblock(deadline) ? ltask_current(L) : NULL;
+  if (lt) {
+    ltask_cases(L, lt, 1);
+    return taskop(L, lt, c, SEL_RECV, &v, deadline);
+  }
   gostatus st = chan_recv(c, &v, &ok, deadline);
   return recvresult(L, st, &v, ok);
 }
@@ -113,16 +159,40 @@ static int lchan_close (lua_State *L) {
 
 /* The iterator of ch:range(): called by a generic for as next(ch, _).
 ** Ends (returns nil) once the channel is closed and drained. */
+static int rangeresult (lua_State *L, gostatus st, struct tvalue *v, bool ok) {
+  if (st != GO_OK) return lgochan_raise(L, st);
+  if (!ok) { lua_pushnil(L); return 1; }
+  if (v->tt == TV_NIL) return luaL_error(L, "range received nil");
+  transfer_push(L, v);
+  return 1;
+}
+
+static int range_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  struct ltask *lt = sched_current()->ud;
+  int chosen;
+  gostatus st = ltask_finish(lt, &chosen);
+  return rangeresult(L, st, &lt->cs[0].v, lt->cs[0].ok);
+}
+
 static int lchan_rangenext (lua_State *L) {
   struct chan *c = checkchan(L, 1);
   struct tvalue v = TVALUE_NIL;
   bool ok = false;
+  struct ltask *lt = ltask_current(L);
+  if (lt) {
+    struct selcase *cs = ltask_cases(L, lt, 1);
+    cs->c = c;
+    cs->dir = SEL_RECV;
+    ltask_prepare(lt, "recv on gochan.chan", c);
+    int chosen;
+    gostatus st = sel_begin(cs, 1, lt->ws, &lt->t->op, true, &chosen);
+    if (st == GO_AGAIN)
+      return ltask_park(L, lt, PEND_SEL, NULL, GO_NEVER, 0, range_k);
+    return rangeresult(L, st, &cs->v, cs->ok);
+  }
   gostatus st = chan_recv(c, &v, &ok, GO_NEVER);
-  if (st != GO_OK) return lgochan_raise(L, st);
-  if (!ok) { lua_pushnil(L); return 1; }
-  if (v.tt == TV_NIL) return luaL_error(L, "range received nil");
-  transfer_push(L, &v);
-  return 1;
+  return rangeresult(L, st, &v, ok);
 }
 
 /* for v in ch:range() do ... end */

@@ -10,6 +10,7 @@
 #include "lgochan.h"
 #include "transfer.h"
 #include "select.h"
+#include "ltask.h"
 
 #define LSEL_STACK 8               /* cases held in a C array, no allocation */
 #define LSEL_MAX   (1 << 20)       /* more cases than this is surely a bug */
@@ -94,6 +95,12 @@ static void checkfields (lua_State *L, lua_Integer n) {
 ** task's continuation after sel_finish). Every send value that did not go
 ** is cleared first, so raising afterwards holds nothing.
 */
+/* After a handler that yielded (it blocked in a task): its results. */
+static int handler_k (lua_State *L, int status, lua_KContext base) {
+  (void)status;
+  return lua_gettop(L) - (int)base;
+}
+
 static int selresult (lua_State *L, struct selcase *cs, int n, gostatus st,
                       int chosen) {
   for (int i = 0; i < n; i++)
@@ -115,14 +122,15 @@ static int selresult (lua_State *L, struct selcase *cs, int n, gostatus st,
         lua_pushboolean(L, sc->ok);
         nargs = 2;
       }
-      if (handler) lua_call(L, nargs, LUA_MULTRET); /* i results... */
+      if (handler)                                  /* i results... */
+        lua_callk(L, nargs, LUA_MULTRET, base, handler_k);
       return lua_gettop(L) - base;
     }
     case GO_AGAIN:                                  /* the default case */
       lua_pushnil(L);
       if (lua_type(L, DEFAULT) != LUA_TBOOLEAN) {
         lua_pushvalue(L, DEFAULT);
-        lua_call(L, 0, LUA_MULTRET);
+        lua_callk(L, 0, LUA_MULTRET, base, handler_k);
       }
       return lua_gettop(L) - base;
     case GO_CLOSED:
@@ -130,6 +138,15 @@ static int selresult (lua_State *L, struct selcase *cs, int n, gostatus st,
     default:
       return lgochan_raise(L, st);
   }
+}
+
+/* A task's select, resumed after it parked. */
+static int select_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  struct ltask *lt = sched_current()->ud;
+  int chosen = -1;
+  gostatus st = ltask_finish(lt, &chosen);
+  return selresult(L, lt->cs, lt->n, st, chosen);
 }
 
 /* gochan.select{ {"recv", ch[, fn]}, {"send", ch, v[, fn]}, ...,
@@ -146,7 +163,10 @@ static int lgochan_select (lua_State *L) {
   bool dflt = lua_toboolean(L, DEFAULT);
   struct selcase stackcs[LSEL_STACK];
   struct selcase *cs = stackcs;
-  if (n > LSEL_STACK)                         /* anchored in slot 3 */
+  struct ltask *lt = dflt ? NULL : ltask_current(L);
+  if (lt)                                     /* kept by the task across a park */
+    cs = ltask_cases(L, lt, n);
+  else if (n > LSEL_STACK)                    /* anchored in slot 3 */
     cs = (struct selcase *)lua_newuserdatauv(L, (size_t)n * sizeof *cs, 0);
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, CASES, i + 1);
@@ -168,7 +188,14 @@ static int lgochan_select (lua_State *L) {
     lua_pop(L, 2);
   }
   int chosen = -1;
-  gostatus st = sel_wait(cs, n, dflt ? GO_NOW : GO_NEVER, &chosen);
+  gostatus st;
+  if (lt) {
+    ltask_prepare(lt, "select", NULL);
+    st = sel_begin(cs, n, lt->ws, &lt->t->op, true, &chosen);
+    if (st == GO_AGAIN)
+      return ltask_park(L, lt, PEND_SEL, NULL, GO_NEVER, 0, select_k);
+  }
+  else st = sel_wait(cs, n, dflt ? GO_NOW : GO_NEVER, &chosen);
   return selresult(L, cs, n, st, chosen);
 }
 

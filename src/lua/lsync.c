@@ -7,6 +7,7 @@
 #include <lauxlib.h>
 #include "lgochan.h"
 #include "sync.h"
+#include "ltask.h"
 
 #define MUTEX_CLOSER_MT "gochan.mutex.closer"
 
@@ -61,9 +62,24 @@ static int waitresult (lua_State *L, gostatus st) {
 }
 
 /* wg:wait([timeout]) -> boolean */
+static int wait_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  int chosen;
+  return waitresult(L, ltask_finish(sched_current()->ud, &chosen));
+}
+
 static int lwg_wait (lua_State *L) {
   struct waitgroup *wg = checkwg(L, 1);
   int64_t deadline = lgochan_optdeadline(L, 2);
+  struct ltask *lt = ltask_mayblock(deadline) ? ltask_current(L) : NULL;
+  if (lt) {
+    ltask_cases(L, lt, 1);
+    ltask_prepare(lt, "wait on gochan.waitgroup", wg);
+    gostatus st = wg_begin(wg, lt->ws, &lt->t->op);
+    if (st == GO_AGAIN)
+      return ltask_park(L, lt, PEND_WG, (struct obj *)wg, deadline, 0, wait_k);
+    return waitresult(L, st);
+  }
   return waitresult(L, wg_wait(wg, deadline));
 }
 
@@ -116,6 +132,12 @@ static int lockresult (lua_State *L, gostatus st) {
   return 1;
 }
 
+static int lock_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  int chosen;
+  return lockresult(L, ltask_finish(sched_current()->ud, &chosen));
+}
+
 /* mu:lock() -> closer. The closer is made before blocking, so that once
 ** the lock is held nothing can fail (raising with it held would leak it). */
 static int lmutex_lock (lua_State *L) {
@@ -123,6 +145,15 @@ static int lmutex_lock (lua_State *L) {
   lua_settop(L, 1);
   pushcloser(L);
   lua_pop(L, 1);
+  struct ltask *lt = ltask_current(L);
+  if (lt) {
+    ltask_cases(L, lt, 1);
+    ltask_prepare(lt, "lock on gochan.mutex", m);
+    gostatus st = mutex_begin(m, lt->ws, &lt->t->op);
+    if (st == GO_AGAIN)
+      return ltask_park(L, lt, PEND_MUTEX, (struct obj *)m, GO_NEVER, 0, lock_k);
+    return lockresult(L, st);
+  }
   return lockresult(L, mutex_lock(m, GO_NEVER));
 }
 

@@ -8,6 +8,7 @@
 #include "lgochan.h"
 #include "chan.h"
 #include "timer.h"
+#include "ltask.h"
 
 /* Longest duration handed to the core (~146 years): the timer adds it to
 ** go_now() and must not overflow. */
@@ -34,9 +35,23 @@ static int sleepresult (lua_State *L, gostatus st) {
 }
 
 /* gochan.sleep(seconds): blocks the main state. */
+static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  int chosen;
+  return sleepresult(L, ltask_finish(sched_current()->ud, &chosen));
+}
+
 static int lgochan_sleep (lua_State *L) {
   int64_t ns = checkduration(L, 1);
-  if (ns == 0) return 0;
+  struct ltask *lt = ltask_current(L);
+  if (ns == 0) {
+    if (lt) return lua_yield(L, 0); /* Go's Gosched: let others run */
+    return 0;
+  }
+  if (lt) {                         /* a timer wakes it; the worker runs others */
+    ltask_prepare(lt, "sleep", NULL);
+    return ltask_park(L, lt, PEND_SLEEP, NULL, go_now() + ns, 0, sleep_k);
+  }
   return sleepresult(L, go_sleep_until(go_now() + ns));
 }
 

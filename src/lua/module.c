@@ -12,7 +12,8 @@
 #include "lgochan.h"
 #include "transfer.h"
 #include "timer.h"
-#include "sched.h"
+#include "ltask.h"
+#include "scheduler.h"
 
 /* Registry keys (their addresses). Stable while core.so is loaded, which
 ** is at least as long as any state that required it. */
@@ -219,7 +220,7 @@ static int sentinel__gc (lua_State *L) {
 }
 
 static void opensentinel (lua_State *L) {
-  if (sched_current()) return;                /* a task's state */
+  if (ltask_istaskstate(L)) return;           /* a task's state */
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SENTINELKEY) != LUA_TNIL) {
     lua_pop(L, 1);
     return;                                   /* this state is counted */
@@ -246,7 +247,7 @@ static void opensentinel (lua_State *L) {
 LUAMOD_API __attribute__((visibility("default")))
 int luaopen_gochan_core (lua_State *L) {
   luaL_checkversion(L);
-  if (!sched_current())     /* a main state: its parks watch for deadlock */
+  if (!ltask_istaskstate(L))  /* a main state: its parks watch for deadlock */
     sched_set_main_thread();
   opensentinel(L);
   pushcache(L);
@@ -262,5 +263,6 @@ int luaopen_gochan_core (lua_State *L) {
   lselect_open(L);
   lsync_open(L);
   ltime_open(L);
+  ltask_open(L);
   return 1;
 }

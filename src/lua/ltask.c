@@ -1,0 +1,538 @@
+/*
+** ltask.c: tasks. Each task owns a Lua state with fresh globals; its
+** function runs in a coroutine of that state on the scheduler's workers
+** (sched.h). Here: gochan.go, wg:go, task:join/status, gochan.config,
+** gochan.tasks, gochan.print, and how a task parks by yielding.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include "lgochan.h"
+#include "ltask.h"
+#include "sync.h"
+#include "transfer.h"
+
+#define HOOK_COUNT 10000         /* VM instructions between preemption checks */
+
+static const char TASKSTATEKEY = 't';   /* registry flag in task states */
+static int config_workers = 0;          /* 0: default; guarded by the GIL-free
+                                           rule that config runs before start */
+
+static struct task *checktask (lua_State *L, int arg) {
+  return (struct task *)lgochan_checkobj(L, arg, GOCHAN_TASK_MT);
+}
+
+bool ltask_istaskstate (lua_State *L) {
+  bool is = lua_rawgetp(L, LUA_REGISTRYINDEX, &TASKSTATEKEY) != LUA_TNIL;
+  lua_pop(L, 1);
+  return is;
+}
+
+/* ---------------------------------------------------------------- */
+/* parking a task                                                     */
+
+struct ltask *ltask_current (lua_State *L) {
+  struct task *t = sched_current();
+  if (!t) return NULL;
+  struct ltask *lt = t->ud;
+  /* only the task's own coroutine parks by yielding: a yield inside a
+  ** nested coroutine would return to the user's resume instead */
+  return (L == lt->co && lua_isyieldable(L)) ? lt : NULL;
+}
+
+struct selcase *ltask_cases (lua_State *L, struct ltask *lt, int n) {
+  if (n > lt->ncap) {
+    int ncap = n < 4 ? 4 : n;
+    struct selcase *cs = realloc(lt->cs, (size_t)ncap * sizeof *cs);
+    if (cs) lt->cs = cs;
+    struct waiter *ws = cs ? realloc(lt->ws, (size_t)ncap * sizeof *ws) : NULL;
+    if (ws) lt->ws = ws;
+    if (!cs || !ws) lgochan_raise(L, GO_NOMEM);
+    lt->ncap = ncap;
+  }
+  memset(lt->cs, 0, (size_t)n * sizeof *lt->cs);
+  lt->n = n;
+  return lt->cs;
+}
+
+void ltask_prepare (struct ltask *lt, const char *what, const void *obj) {
+  task_prepare(lt->t);
+  lt->t->op.what = what;          /* a static string: no formatting here */
+  lt->t->op.waitobj = (void *)obj;
+}
+
+int ltask_park (lua_State *L, struct ltask *lt, int pend, struct obj *o,
+                int64_t deadline, lua_KContext ctx, lua_KFunction k) {
+  lt->pend = pend;
+  lt->pobj = o;
+  lt->parking = true;
+  task_arm(lt->t, deadline);
+  return lua_yieldk(L, 0, ctx, k);
+}
+
+/* Dequeue the pending call's waiters; the op is no longer open. */
+static gostatus finish_pending (struct ltask *lt, int *chosen) {
+  struct task *t = lt->t;
+  gostatus st = t->op.result;
+  switch (lt->pend) {
+    case PEND_SEL: st = sel_finish(lt->cs, lt->n, lt->ws, &t->op, chosen); break;
+    case PEND_WG: st = wg_finish((struct waitgroup *)lt->pobj, lt->ws, &t->op); break;
+    case PEND_MUTEX: st = mutex_finish((struct gmutex *)lt->pobj, lt->ws, &t->op); break;
+    case PEND_JOIN: st = task_join_finish((struct task *)lt->pobj, lt->ws, &t->op); break;
+    case PEND_SLEEP: st = t->op.result == GO_TIMEOUT ? GO_OK : t->op.result; break;
+    default: break;
+  }
+  lt->pend = PEND_NONE;
+  return st;
+}
+
+gostatus ltask_finish (struct ltask *lt, int *chosen) {
+  task_disarm(lt->t);
+  return finish_pending(lt, chosen);
+}
+
+/* ---------------------------------------------------------------- */
+/* running a slice (the scheduler's hooks)                            */
+
+static void preempt_hook (lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  struct task *t = sched_current();
+  if (t && atomic_load_explicit(&t->preempt, memory_order_relaxed)) {
+    struct ltask *lt = t->ud;
+    if (L == lt->co && lua_isyieldable(L)) lua_yield(L, 0);
+  }
+}
+
+static void free_ltask (struct ltask *lt) {
+  if (lt->L) lua_close(lt->L);
+  if (lt->wg) {
+    wg_add(lt->wg, -1);              /* wg:go: done, also when it failed */
+    obj_release((struct obj *)lt->wg);
+  }
+  free(lt->cs);
+  free(lt->ws);
+  free(lt);
+}
+
+/* Write one whole message to stderr at once (lines never mix). */
+static void report_failure (struct task *t, const char *msg) {
+  char head[64];
+  int n = snprintf(head, sizeof head, "gochan: task #%llu failed: ",
+                   (unsigned long long)t->id);
+  size_t len = strlen(msg);
+  char *line = malloc((size_t)n + len + 2);
+  if (!line) { fprintf(stderr, "%s%s\n", head, msg); return; }
+  memcpy(line, head, (size_t)n);
+  memcpy(line + n, msg, len);
+  line[n + len] = '\n';
+  fwrite(line, 1, (size_t)n + len + 1, stderr);
+  fflush(stderr);
+  free(line);
+}
+
+/* Pack the error at the top of 'co' with a traceback into one result. */
+static void fail_results (struct ltask *lt, struct tvalue **res, int *nres) {
+  lua_State *co = lt->co;
+  const char *msg = lua_tostring(co, -1);
+  if (!msg) msg = lua_pushfstring(co, "(error object is a %s value)",
+                                  luaL_typename(co, -1));
+  luaL_traceback(lt->L, co, msg, 0);
+  size_t len;
+  const char *full = lua_tolstring(lt->L, -1, &len);
+  report_failure(lt->t, full);
+  *res = calloc(1, sizeof **res);
+  *nres = 0;
+  if (*res && tvalue_setstr(*res, full, len) == GO_OK) *nres = 1;
+  lua_pop(lt->L, 1);
+}
+
+static int task_run (struct task *t) {
+  struct ltask *lt = t->ud;
+  lua_State *co = lt->co;
+  int nres, st;
+  lt->parking = false;
+  if (!lt->started) {
+    lt->started = true;
+    st = lua_resume(co, NULL, lt->nargs, &nres);
+  }
+  else st = lua_resume(co, NULL, 0, &nres);
+  if (st == LUA_YIELD) {
+    lua_pop(co, nres);              /* a plain coroutine.yield() yields too */
+    return lt->parking ? RUN_PARK : RUN_YIELD;
+  }
+  struct tvalue *res = NULL;
+  int n = 0;
+  bool failed = st != LUA_OK;
+  if (!failed && nres > 0) {
+    res = calloc((size_t)nres, sizeof *res);
+    if (!res) { lua_pushliteral(co, "not enough memory"); failed = true; }
+    for (int i = 0; !failed && i < nres; i++) {
+      char root[32];
+      snprintf(root, sizeof root, "result #%d", i + 1);
+      if (!transfer_pack(co, lua_gettop(co) - nres + 1 + i, &res[i], root)) {
+        while (i-- > 0) tvalue_clear(&res[i]);
+        failed = true;              /* the refusal message is on top */
+      }
+      else n = i + 1;
+    }
+    if (failed) { free(res); res = NULL; n = 0; }
+  }
+  if (failed) fail_results(lt, &res, &n);
+  t->ud = NULL;
+  free_ltask(lt);                   /* closes the state: results are packed */
+  task_finish(t, failed, res, n);
+  return RUN_DONE;
+}
+
+/* Shutdown: the task never runs again. Its op is not open (cancelled with
+** GO_SHUTDOWN, or fired by a peer): dequeue what is left, give back what
+** it was handed, and free everything without running Lua code. */
+static void task_drop (struct task *t) {
+  struct ltask *lt = t->ud;
+  if (!lt) return;
+  int pend = lt->pend;
+  if (pend != PEND_NONE) {
+    int chosen = -1;
+    gostatus st = ltask_finish(lt, &chosen);
+    if (pend == PEND_SEL) {
+      for (int i = 0; i < lt->n; i++)       /* sends that did not go */
+        if (lt->cs[i].dir == SEL_SEND) tvalue_clear(&lt->cs[i].v);
+      if (st == GO_OK && chosen >= 0 && lt->cs[chosen].dir == SEL_RECV)
+        tvalue_clear(&lt->cs[chosen].v);    /* a value it received */
+    }
+    if (pend == PEND_MUTEX && st == GO_OK)
+      mutex_unlock((struct gmutex *)lt->pobj);  /* it was handed the lock */
+  }
+  t->ud = NULL;
+  free_ltask(lt);
+  task_finish(t, true, NULL, 0);
+}
+
+static const struct sched_hooks hooks = { task_run, task_drop };
+
+/* ---------------------------------------------------------------- */
+/* making a task                                                      */
+
+/* print for tasks and gochan.print: the whole line in one write. */
+static int lgochan_print (lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    size_t len;
+    const char *s = luaL_tolstring(L, i, &len);
+    if (i > 1) luaL_addchar(&b, '\t');
+    luaL_addvalue(&b);
+    (void)s;
+  }
+  luaL_addchar(&b, '\n');
+  luaL_pushresult(&b);
+  size_t len;
+  const char *line = lua_tolstring(L, -1, &len);
+  fwrite(line, 1, len, stdout);     /* stdio locks the stream per call */
+  fflush(stdout);
+  return 0;
+}
+
+/* In the new state: libraries, the caller's package paths, the task flag,
+** gochan as a global, print. Runs protected. */
+static int setup_state (lua_State *L) {
+  const char *path = lua_tostring(L, 1), *cpath = lua_tostring(L, 2);
+  luaL_openlibs(L);
+  lua_pushboolean(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &TASKSTATEKEY);
+  lua_getglobal(L, "package");
+  if (path) { lua_pushstring(L, path); lua_setfield(L, -2, "path"); }
+  if (cpath) { lua_pushstring(L, cpath); lua_setfield(L, -2, "cpath"); }
+  lua_pop(L, 1);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "gochan");
+  lua_call(L, 1, 1);
+  lua_setglobal(L, "gochan");
+  lua_pushcfunction(L, lgochan_print);
+  lua_setglobal(L, "print");
+  return 0;
+}
+
+/* In the new state: decode the function and its arguments (consumed). */
+static int decode_args (lua_State *L) {
+  struct tvalue *vals = lua_touserdata(L, 1);
+  int n = (int)lua_tointeger(L, 2);
+  lua_settop(L, 0);
+  luaL_checkstack(L, n, "too many arguments");
+  for (int i = 0; i < n; i++) transfer_push(L, &vals[i]);
+  return n;
+}
+
+static void clear_vals (struct tvalue *vals, int n) {
+  for (int i = 0; i < n; i++) tvalue_clear(&vals[i]);
+}
+
+/* Start fn(...) as a task; 'wg' (or NULL) is wg:go's waitgroup, already
+** added to by the caller. Leaves the task box on top. */
+static int spawn (lua_State *L, int first, struct waitgroup *wg) {
+  int n = lua_gettop(L) - first + 1;
+  if (lua_type(L, first) != LUA_TFUNCTION)
+    return luaL_typeerror(L, first, "function");
+  struct tvalue *vals = lua_newuserdatauv(L, (size_t)n * sizeof *vals, 0);
+  for (int i = 0; i < n; i++) vals[i] = TVALUE_NIL;
+  for (int i = 0; i < n; i++) {
+    char root[32];
+    if (i == 0) snprintf(root, sizeof root, "function");
+    else snprintf(root, sizeof root, "argument #%d", i + 1);
+    if (!transfer_pack(L, first + i, &vals[i], root)) {
+      clear_vals(vals, i);
+      return lgochan_packerror(L);
+    }
+  }
+  gostatus st = sched_start(config_workers, &hooks);
+  if (st != GO_OK) { clear_vals(vals, n); return lgochan_raise(L, st); }
+  struct ltask *lt = calloc(1, sizeof *lt);
+  lua_State *NL = luaL_newstate();
+  struct task *t = lt ? task_new(lt) : NULL;
+  if (!lt || !NL || !t) {
+    if (NL) lua_close(NL);
+    free(lt);
+    if (t) obj_release(&t->hdr);
+    clear_vals(vals, n);
+    return lgochan_raise(L, GO_NOMEM);
+  }
+  lt->t = t;
+  lt->L = NL;
+  /* the caller's package paths */
+  lua_getglobal(L, "package");
+  const char *path = NULL, *cpath = NULL;
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "path");
+    lua_getfield(L, -2, "cpath");
+    path = lua_tostring(L, -2);
+    cpath = lua_tostring(L, -1);
+  }
+  lua_pushcfunction(NL, setup_state);
+  lua_pushstring(NL, path);
+  lua_pushstring(NL, cpath);
+  int rc = lua_pcall(NL, 2, 0, 0);
+  if (rc == LUA_OK) {
+    lt->co = lua_newthread(NL);
+    luaL_ref(NL, LUA_REGISTRYINDEX);          /* anchored for its life */
+    lua_pushcfunction(lt->co, decode_args);
+    lua_pushlightuserdata(lt->co, vals);
+    lua_pushinteger(lt->co, n);
+    rc = lua_pcall(lt->co, 2, n, 0);          /* fn args... on co */
+  }
+  if (rc != LUA_OK) {
+    lua_pushfstring(L, "gochan.go: cannot start the task: %s",
+                    lua_tostring(lt->co ? lt->co : NL, -1));
+    clear_vals(vals, n);
+    t->ud = NULL;
+    obj_release(&t->hdr);
+    lua_close(NL);
+    free(lt);
+    return lua_error(L);
+  }
+  lt->nargs = n - 1;
+  lua_sethook(lt->co, preempt_hook, LUA_MASKCOUNT, HOOK_COUNT);
+  if (wg) { obj_retain((struct obj *)wg); lt->wg = wg; }
+  lgochan_pushobj(L, &t->hdr);                /* ... box */
+  st = sched_spawn(t);
+  obj_release(&t->hdr);                       /* the box holds it now */
+  if (st != GO_OK) {
+    t->ud = NULL;
+    free_ltask(lt);
+    task_finish(t, true, NULL, 0);
+    return lgochan_raise(L, st);
+  }
+  return 1;
+}
+
+/* gochan.go(fn, ...) -> task */
+static int lgochan_go (lua_State *L) {
+  return spawn(L, 1, NULL);
+}
+
+/* spawn for wg:go, run protected: (wg as light userdata, fn, ...) */
+static int go_with_wg (lua_State *L) {
+  return spawn(L, 2, lua_touserdata(L, 1));
+}
+
+/* wg:go(fn, ...) -> task: add(1), start, done() when it ends (also when
+** it fails); if the task cannot start, the add is undone. */
+static int lwg_go (lua_State *L) {
+  struct waitgroup *wg =
+      (struct waitgroup *)lgochan_checkobj(L, 1, GOCHAN_WAITGROUP_MT);
+  if (lua_type(L, 2) != LUA_TFUNCTION) return luaL_typeerror(L, 2, "function");
+  if (wg_add(wg, 1) != GO_OK) return lgochan_raise(L, GO_NEGATIVE);
+  lua_pushcfunction(L, go_with_wg);
+  lua_pushlightuserdata(L, wg);
+  lua_rotate(L, 2, 2);                       /* wg go_with_wg wgp fn ... */
+  if (lua_pcall(L, lua_gettop(L) - 2, 1, 0) != LUA_OK) {
+    wg_add(wg, -1);
+    return lua_error(L);
+  }
+  return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* task handles                                                       */
+
+static int joinresult (lua_State *L, struct task *t, gostatus st) {
+  if (st == GO_AGAIN || st == GO_TIMEOUT) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  if (st != GO_OK) return lgochan_raise(L, st);
+  int failed = task_status(t) == TASK_FAILED;
+  lua_pushboolean(L, !failed);
+  luaL_checkstack(L, t->nres + 1, "too many results");
+  for (int i = 0; i < t->nres; i++) {
+    struct tvalue v;
+    if (tvalue_copy(&v, &t->res[i]) != GO_OK) return lgochan_raise(L, GO_NOMEM);
+    transfer_push(L, &v);
+  }
+  if (failed && t->nres == 0) lua_pushliteral(L, "task stopped");
+  return 1 + (t->nres > 0 ? t->nres : failed);
+}
+
+static int join_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  struct ltask *lt = sched_current()->ud;
+  struct task *t = (struct task *)lt->pobj;
+  int chosen;
+  gostatus st = ltask_finish(lt, &chosen);
+  return joinresult(L, t, st);
+}
+
+/* task:join([timeout]) -> true, ... | false, err | nil, "timeout" */
+static int ltask_join (lua_State *L) {
+  struct task *t = checktask(L, 1);
+  int64_t deadline = lgochan_optdeadline(L, 2);
+  if (task_status(t) != TASK_RUNNING) return joinresult(L, t, GO_OK);
+  if (!ltask_mayblock(deadline)) return joinresult(L, t, GO_TIMEOUT);
+  struct ltask *lt = ltask_current(L);
+  if (lt) {
+    if (lt->t == t) return luaL_error(L, "a task cannot join itself");
+    ltask_cases(L, lt, 1);
+    ltask_prepare(lt, "join on gochan.task", t);
+    if (task_join_begin(t, lt->ws, &lt->t->op) == GO_OK)
+      return joinresult(L, t, GO_OK);
+    return ltask_park(L, lt, PEND_JOIN, &t->hdr, deadline, 0, join_k);
+  }
+  struct op op;
+  struct waiter w;
+  op_init(&op);
+  op.what = "join";
+  gostatus st = task_join_begin(t, &w, &op);
+  if (st == GO_AGAIN) {
+    op_park(&op, deadline);
+    st = task_join_finish(t, &w, &op);
+  }
+  return joinresult(L, t, st);
+}
+
+static const char *statusname (struct task *t) {
+  switch (task_status(t)) {
+    case TASK_DONE: return "done";
+    case TASK_FAILED: return "failed";
+    default: return "running";
+  }
+}
+
+static int ltask_status (lua_State *L) {
+  lua_pushstring(L, statusname(checktask(L, 1)));
+  return 1;
+}
+
+static int ltask__tostring (lua_State *L) {
+  struct task *t = checktask(L, 1);
+  lua_pushfstring(L, "gochan.task #%I (%s)", (lua_Integer)t->id, statusname(t));
+  return 1;
+}
+
+static int ltask__eq (lua_State *L) {
+  struct obj *a = lgochan_toobj(L, 1), *b = lgochan_toobj(L, 2);
+  lua_pushboolean(L, a != NULL && a == b);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* runtime                                                            */
+
+/* gochan.config([t]) -> settings */
+static int lgochan_config (lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
+      int isint;
+      lua_Integer n = lua_tointegerx(L, -1, &isint);
+      if (!isint || n < 1 || n > 64)
+        return luaL_argerror(L, 1, "'workers' must be an integer from 1 to 64");
+      if (sched_started() && n != sched_workers())
+        return luaL_error(L, "gochan.config: 'workers' cannot change once a task has started");
+      config_workers = (int)n;
+    }
+    lua_pop(L, 1);
+  }
+  lua_createtable(L, 0, 1);
+  lua_pushinteger(L, sched_started() ? sched_workers()
+                     : (config_workers > 0 ? config_workers : sched_workers()));
+  lua_setfield(L, -2, "workers");
+  return 1;
+}
+
+static void addtask (void *ud, uint64_t id, const char *state, const char *what) {
+  lua_State *L = ud;
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)id);
+  lua_setfield(L, -2, "id");
+  lua_pushstring(L, state);
+  lua_setfield(L, -2, "status");
+  if (what) { lua_pushstring(L, what); lua_setfield(L, -2, "waiting"); }
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+/* gochan.tasks() -> { {id=, status=, waiting=}, ... } */
+static int lgochan_tasks (lua_State *L) {
+  lua_createtable(L, (int)sched_live(), 0);
+  luaL_checkstack(L, 4, NULL);
+  sched_foreach(addtask, L);    /* runs under the live lock: no raising */
+  return 1;
+}
+
+void ltask_shutdown (void) {
+  sched_shutdown();
+}
+
+static const luaL_Reg task_methods[] = {
+  {"join", ltask_join}, {"status", ltask_status}, {NULL, NULL}
+};
+
+static const luaL_Reg task_meta[] = {
+  {"__tostring", ltask__tostring}, {"__eq", ltask__eq}, {NULL, NULL}
+};
+
+static const luaL_Reg funcs[] = {
+  {"go", lgochan_go}, {"config", lgochan_config}, {"tasks", lgochan_tasks},
+  {"print", lgochan_print}, {NULL, NULL}
+};
+
+void ltask_open (lua_State *L) {              /* M */
+  lgochan_newmetatable(L, GOCHAN_TASK_MT);
+  luaL_setfuncs(L, task_meta, 0);
+  luaL_newlib(L, task_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_setfuncs(L, funcs, 0);
+  /* wg:go lives with the waitgroup's methods */
+  if (luaL_getmetatable(L, GOCHAN_WAITGROUP_MT) == LUA_TTABLE &&
+      lua_getfield(L, -1, "__index") == LUA_TTABLE) {
+    lua_pushcfunction(L, lwg_go);
+    lua_setfield(L, -2, "go");
+    lua_pop(L, 1);
+  }
+  else lua_pop(L, 1);
+  lua_pop(L, 1);
+}
