@@ -10,6 +10,7 @@
 
 #define TBUF_REFS 1u      /* the bytes hold back-references: the decoder keeps
                              a table of the values it has built */
+#define TBUF_MODS 2u      /* the bytes name modules: decoding runs require() */
 
 /*
 ** One allocation: header, 'nobj' object references (one owned each) and

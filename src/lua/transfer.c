@@ -87,9 +87,10 @@ struct scratch {
 };
 
 /*
-** Per-state transfer data: registry[&TSTATE], a userdata with two user
+** Per-state transfer data: registry[&TSTATE], a userdata with four user
 ** values: 1, the module index {value = i} (weak keys), 2, its entries
-** {[2i-1] = name, [2i] = field or false}. 'dirty': package.loaded gained a
+** {[2i-1] = name, [2i] = field or false}, 3, package.loaded (the
+** registry's), 4, the globals. 'dirty': package.loaded gained a
 ** key since the index was built. 'pending': buffers being decoded (a
 ** to-be-closed slot frees the top one, also when the decoding raises).
 */
@@ -500,6 +501,7 @@ static int encmodule (struct enc *en, int idx, bool must, bool *found) {
   size_t nlen, flen = 0;
   const char *name = lua_tolstring(L, -2, &nlen);
   const char *field = hasfield ? lua_tolstring(L, -1, &flen) : "";
+  en->s->flags |= TBUF_MODS;
   bool ok = puttag(en->s, T_MOD) && putstr(en->s, name, nlen) &&
             putstr(en->s, field, flen);
   lua_pop(L, 2);
@@ -666,7 +668,9 @@ static int encvalue (struct enc *en, int idx, const char *root) {
     return refuse(en, idx, root, t == LUA_TTABLE ?
                   "a table nested deeper than " STR(MAXDEPTH) " levels" :
                   "a function nested deeper than " STR(MAXDEPTH) " levels");
-  if (!lua_checkstack(L, 8)) return E_NOMEM;
+  /* each level holds at most 3 slots, a leaf at most 8 more: check once
+  ** every 8 levels (transfer_pack made room for levels 0..7) */
+  if ((s->depth & 7) == 7 && !lua_checkstack(L, 40)) return E_NOMEM;
   uint32_t ref = ++s->nrefs;
   if (!memo_add(s, p, ref)) return E_NOMEM;
   s->depth++;
@@ -681,35 +685,32 @@ static int encvalue (struct enc *en, int idx, const char *root) {
 ** No Lua code runs and no Lua object is allocated until the outcome is
 ** known (finalizers cannot run, so every pointer taken stays valid).
 */
-static int encode (lua_State *L, struct tstate *ts, struct scratch *s, int idx,
-                   int errslot, const char *root, struct tbuf **out) {
+static int encode (lua_State *L, struct tstate *ts, int tsi,
+                   struct scratch *s, int idx, int errslot, const char *root,
+                   struct tbuf **out) {
   struct enc en = { L, s, errslot, 0, 0, 0, 0, false };
   for (int attempt = 0;; attempt++) {
-    if (isstale(L, ts) || attempt > 0) {
+    if (attempt > 0 || isstale(L, ts)) {
       rebuild(L, ts);                   /* may raise: 's' is not busy yet */
       en.fresh = true;
     }
-    luaL_checkstack(L, 8, NULL);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
-    int tsi = lua_gettop(L);
-    lua_getiuservalue(L, tsi, 1);
-    if (!lua_istable(L, -1)) {          /* never built */
-      lua_settop(L, tsi - 1);
+    int top = lua_gettop(L);
+    if (lua_getiuservalue(L, tsi, 1) != LUA_TTABLE) {  /* never built */
+      lua_pop(L, 1);
       rebuild(L, ts);
       en.fresh = true;
-      lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
       lua_getiuservalue(L, tsi, 1);
     }
     lua_getiuservalue(L, tsi, 2);
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    en.index = tsi + 1; en.entries = tsi + 2;
-    en.loaded = tsi + 3; en.globals = tsi + 4;
+    lua_getiuservalue(L, tsi, 3);
+    lua_getiuservalue(L, tsi, 4);
+    en.index = top + 1; en.entries = top + 2;
+    en.loaded = top + 3; en.globals = top + 4;
     s->busy = true;
     scratch_reset(s);
     int r = encvalue(&en, idx, root);
     s->busy = false;
-    lua_settop(L, tsi - 1);
+    lua_settop(L, top);
     if (r == E_OK) {
       *out = tbuf_new(s->data, s->len, s->objs, s->nobj, s->flags);
       return *out ? E_OK : E_NOMEM;
@@ -753,10 +754,13 @@ int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
     }
     default: break;
   }
-  struct tstate *ts = gettstate(L);
-  struct scratch *s = &ts->sc;
+  luaL_checkstack(L, 48, NULL);
   lua_pushnil(L);                       /* the error slot */
   int errslot = lua_gettop(L);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
+  struct tstate *ts = (struct tstate *)lua_touserdata(L, -1);
+  if (!ts) luaL_error(L, "gochan transfer is not open in this state");
+  struct scratch *s = &ts->sc;
   if (s->busy) {                        /* a finalizer sending mid-encoding */
     s = (struct scratch *)lua_newuserdatauv(L, sizeof *s, 0);
     scratch_init(s);
@@ -764,7 +768,7 @@ int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
     lua_setmetatable(L, -2);
   }
   struct tbuf *b = NULL;
-  int r = encode(L, ts, s, idx, errslot, root, &b);
+  int r = encode(L, ts, errslot + 1, s, idx, errslot, root, &b);
   if (r == E_OK) {
     lua_settop(L, errslot - 1);
     tv->tt = TV_BUF;
@@ -958,7 +962,6 @@ static void decfunction (struct dec *d) {
 /* Push the next value. */
 static void decvalue (struct dec *d) {
   lua_State *L = d->L;
-  if (!lua_checkstack(L, 6)) luaL_error(L, "stack overflow");
   int tag = getbyte(d);
   switch (tag) {
     case T_NIL: lua_pushnil(L); return;
@@ -984,6 +987,8 @@ static void decvalue (struct dec *d) {
     case T_MOD: decmodule(d); return;
     case T_TABLE: case T_TABLEMT: case T_FUNC:
       if (++d->depth > MAXDEPTH + 1) corrupt(d);
+      /* as in the encoder: room for 8 more levels every 8 levels */
+      if ((d->depth & 7) == 0) luaL_checkstack(L, 40, NULL);
       if (tag == T_FUNC) decfunction(d); else dectable(d, tag == T_TABLEMT);
       d->depth--;
       return;
@@ -994,7 +999,7 @@ static void decvalue (struct dec *d) {
 /* Decode 'b' (owned by the caller) and push the value. Raises on bad bytes. */
 static void decode (lua_State *L, const struct tbuf *b) {
   struct dec d = { L, b->data, b->data + b->len, b, 0, 0, 0 };
-  luaL_checkstack(L, 8, NULL);
+  luaL_checkstack(L, 48, NULL);
   if (b->flags & TBUF_REFS) {
     lua_createtable(L, 8, 0);
     d.refs = lua_gettop(L);
@@ -1002,6 +1007,19 @@ static void decode (lua_State *L, const struct tbuf *b) {
   decvalue(&d);
   if (d.p != d.end) corrupt(&d);
   if (d.refs) lua_remove(L, d.refs);
+}
+
+/* Free 'b' and drop it from 'pending' (normally its top: a finalizer's
+** decoding that raised may have left one above it). */
+static void unpend (struct tstate *ts, struct tbuf *b) {
+  for (size_t i = ts->npending; i-- > 0;)
+    if (ts->pending[i] == b) {
+      memmove(&ts->pending[i], &ts->pending[i + 1],
+              (ts->npending - i - 1) * sizeof *ts->pending);
+      ts->npending--;
+      break;
+    }
+  tbuf_free(b);
 }
 
 void transfer_push (lua_State *L, struct tvalue *tv) {
@@ -1029,17 +1047,25 @@ void transfer_push (lua_State *L, struct tvalue *tv) {
         ts->pending = np;
         ts->pendcap = ncap;
       }
-      luaL_checkstack(L, 4, NULL);
-      lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
-      int closer = lua_gettop(L);
       struct tbuf *b = tv->u.buf;
       tvalue_setnil(tv);
       ts->pending[ts->npending++] = b;     /* owned by 'ts' from here */
-      lua_toclose(L, closer);              /* pops and frees 'b' when closed,
-                                              also when the decoding raises */
-      decode(L, b);                        /* closer v */
-      lua_closeslot(L, closer);
-      lua_replace(L, closer);              /* v */
+      if (b->flags & TBUF_MODS) {
+        /* require() may fail for ordinary reasons: a to-be-closed slot
+        ** frees 'b' on a raise too (after the nested decodings' slots) */
+        luaL_checkstack(L, 4, NULL);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
+        int closer = lua_gettop(L);
+        lua_toclose(L, closer);
+        decode(L, b);                      /* closer v */
+        lua_closeslot(L, closer);          /* tstate__close frees 'b' */
+        lua_replace(L, closer);            /* v */
+        return;
+      }
+      /* no Lua code runs: only a memory error (or corrupt bytes) can
+      ** raise, and then 'b' stays pending until the state closes */
+      decode(L, b);
+      unpend(ts, b);
       return;
     }
     default: lua_pushnil(L); break;
@@ -1067,7 +1093,7 @@ void transfer_open (lua_State *L) {
     return;                                /* already open in this state */
   }
   lua_pop(L, 1);
-  struct tstate *ts = (struct tstate *)lua_newuserdatauv(L, sizeof *ts, 2);
+  struct tstate *ts = (struct tstate *)lua_newuserdatauv(L, sizeof *ts, 4);
   ts->dirty = true;
   ts->hooked = false;
   ts->sig = 0;
@@ -1082,6 +1108,10 @@ void transfer_open (lua_State *L) {
   lua_pushliteral(L, "gochan.transfer");
   lua_setfield(L, -2, "__name");
   lua_setmetatable(L, -2);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_setiuservalue(L, -2, 3);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  lua_setiuservalue(L, -2, 4);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &TSTATE);      /* ts */
   /* package.loaded tells us when it gains a module, unless it already has

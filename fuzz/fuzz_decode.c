@@ -1,0 +1,73 @@
+/*
+** fuzz_decode.c: libFuzzer target for the transfer decoder. Each input is
+** one buffer (first byte: its TBUF_* flags; the rest: the bytes) holding
+** two object references, decoded by transfer_push under pcall; what
+** decodes is encoded and decoded again. A state serves RENEW inputs and is
+** then closed (so stale buffers and garbage are freed and checked); with
+** -runs=1 (reproducing one input) every state is fresh. Must never
+** crash, trip a sanitizer, or leak. Build and run: fuzz/run.
+** The decoder's static functions are reached by including transfer.c.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <lualib.h>
+#include "../src/lua/transfer.c"
+
+/* Stand-ins for the binding's boxes: an object arrives as a light
+** userdata; nothing here is a gochan box. */
+void lgochan_pushobj (lua_State *L, struct obj *o) { lua_pushlightuserdata(L, o); }
+struct obj *lgochan_toobj (lua_State *L, int idx) { (void)L; (void)idx; return NULL; }
+
+#define RENEW 2000
+
+static void nodestroy (struct obj *o) { (void)o; abort(); }  /* never last */
+static struct obj fakeobjs[2];
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+static int decodeinput (lua_State *L) {
+  struct tvalue *tv = (struct tvalue *)lua_touserdata(L, 1);
+  transfer_push(L, tv);                  /* owns the buffer from here */
+  struct tvalue again = TVALUE_NIL;
+  if (transfer_pack(L, -1, &again, "value")) transfer_push(L, &again);
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size) {
+  static int ready;
+  if (!ready) {
+    for (int i = 0; i < 2; i++) obj_init(&fakeobjs[i], OBJ_CHAN, nodestroy);
+    ready = 1;
+  }
+  if (size < 1) return 0;
+  struct obj *objs[2] = { &fakeobjs[0], &fakeobjs[1] };
+  struct tbuf *b = tbuf_new(data + 1, size - 1, objs, 2,
+                            data[0] & (TBUF_REFS | TBUF_MODS));
+  if (!b) return 0;
+  struct tvalue tv = { .tt = TV_BUF, .u.buf = b };
+  static lua_State *L;
+  static unsigned used;
+  if (!L) {
+    L = luaL_newstate();
+    luaL_openlibs(L);
+    /* require() may find only what is already loaded */
+    lua_getglobal(L, "package");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "path");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "cpath");
+    lua_pop(L, 1);
+    transfer_open(L);
+  }
+  lua_settop(L, 0);
+  lua_pushcfunction(L, decodeinput);
+  lua_pushlightuserdata(L, &tv);
+  lua_pcall(L, 1, 0, 0);                 /* errors are expected */
+  tvalue_clear(&tv);                     /* nil unless push raised first */
+  if (++used == RENEW) {
+    lua_close(L);
+    L = NULL;
+    used = 0;
+  }
+  return 0;
+}
