@@ -7,8 +7,11 @@
 **   - a select storm: threads select over a shared set of channels with
 **     random send/recv/off cases and short timeouts, one channel closed
 **     part-way; afterwards every value sent was received exactly once.
+**   - a sender and a receiver with microsecond deadlines: cancel racing
+**     with fire never loses, duplicates or invents a value.
 ** Sizes: GOCHAN_STRESS_N (values per run), GOCHAN_STRESS_ROUNDS (storm
-** rounds per thread); smaller defaults under ThreadSanitizer.
+** rounds per thread), GOCHAN_STRESS_RACE (values per race); smaller
+** defaults under ThreadSanitizer.
 */
 #include "check.h"
 #include "select.h"
@@ -312,10 +315,138 @@ static void test_select_storm (void) {
   free(s.got);
 }
 
+/* --------------------- timeouts racing with hand-offs -------------- */
+
+/* A sender and a receiver with deadlines of a few microseconds race
+** cancel against fire: a send reports GO_OK exactly when its value was
+** received. The receiver uses chan_recv or a select over two channels. */
+struct race {
+  struct chan *ch[2];
+  long n;
+  bool use_select;
+  atomic_uchar *sent, *got;
+  atomic_int done;
+  atomic_int fails;
+};
+
+static int64_t tiny_deadline (uint32_t *rng) {
+  *rng = *rng * 1664525u + 1013904223u;
+  unsigned k = *rng >> 24;
+  if (k < 16) return GO_NOW;
+  return go_now() + (int64_t)(k % 64) * 2000;        /* 0..126 us */
+}
+
+static void *race_sender (void *arg) {
+  struct race *r = arg;
+  uint32_t rng = 7;
+  for (long i = 0; i < r->n; i++) {
+    struct tvalue v;
+    tvalue_setint(&v, i);
+    gostatus st = chan_send(r->ch[i & 1], &v, tiny_deadline(&rng));
+    if (st == GO_OK) {
+      if (v.tt != TV_NIL) atomic_fetch_add(&r->fails, 1);
+      atomic_store(&r->sent[i], 1);
+    }
+    else if (st != GO_TIMEOUT && st != GO_AGAIN) atomic_fetch_add(&r->fails, 1);
+    else if (v.tt != TV_INT || v.u.i != i) atomic_fetch_add(&r->fails, 1);
+  }
+  atomic_store(&r->done, 1);
+  return NULL;
+}
+
+static void race_got (struct race *r, struct tvalue *v) {
+  if (v->tt != TV_INT || v->u.i < 0 || v->u.i >= r->n) {
+    atomic_fetch_add(&r->fails, 1);
+    return;
+  }
+  atomic_fetch_add(&r->got[v->u.i], 1);
+}
+
+static void *race_receiver (void *arg) {
+  struct race *r = arg;
+  uint32_t rng = 99;
+  while (!atomic_load(&r->done)) {
+    if (r->use_select) {
+      struct selcase cs[2] = {
+        { .c = r->ch[0], .dir = SEL_RECV }, { .c = r->ch[1], .dir = SEL_RECV } };
+      int chosen = -1;
+      gostatus st = sel_wait(cs, 2, tiny_deadline(&rng), &chosen);
+      if (st == GO_OK && chosen >= 0 && chosen < 2 && cs[chosen].ok) {
+        race_got(r, &cs[chosen].v);
+        if (cs[1 - chosen].v.tt != TV_NIL) atomic_fetch_add(&r->fails, 1);
+      }
+      else if (st != GO_TIMEOUT && st != GO_AGAIN) atomic_fetch_add(&r->fails, 1);
+      else if (cs[0].v.tt != TV_NIL || cs[1].v.tt != TV_NIL)
+        atomic_fetch_add(&r->fails, 1);
+    } else {
+      struct tvalue v = TVALUE_NIL;
+      bool ok = false;
+      gostatus st = chan_recv(r->ch[0], &v, &ok, tiny_deadline(&rng));
+      if (st == GO_OK && ok) race_got(r, &v);
+      else if (st != GO_TIMEOUT && st != GO_AGAIN) atomic_fetch_add(&r->fails, 1);
+      else if (v.tt != TV_NIL) atomic_fetch_add(&r->fails, 1);
+    }
+  }
+  return NULL;
+}
+
+static void run_race (size_t cap, bool use_select, long n) {
+  struct race r;
+  memset(&r, 0, sizeof r);
+  r.ch[0] = chan_new(cap);
+  r.ch[1] = use_select ? chan_new(cap) : r.ch[0];
+  if (!use_select) chan_retain(r.ch[0]);
+  r.n = n;
+  r.use_select = use_select;
+  r.sent = calloc((size_t)n, 1);
+  r.got = calloc((size_t)n, 1);
+  CHECK(r.sent && r.got && r.ch[0] && r.ch[1]);
+  pthread_t st, rt;
+  CHECK_SPAWN(&rt, race_receiver, &r);
+  CHECK_SPAWN(&st, race_sender, &r);
+  CHECK_JOIN(st);
+  CHECK_JOIN(rt);
+  for (int j = 0; j < 2; j++) {            /* buffered leftovers */
+    struct tvalue v = TVALUE_NIL;
+    bool ok;
+    while (chan_recv(r.ch[j], &v, &ok, GO_NOW) == GO_OK && ok) {
+      race_got(&r, &v);
+      tvalue_clear(&v);
+    }
+  }
+  long nsent = 0, lost = 0, dup = 0, phantom = 0;
+  for (long i = 0; i < n; i++) {
+    unsigned s = atomic_load(&r.sent[i]), g = atomic_load(&r.got[i]);
+    nsent += s;
+    if (s && !g) lost++;
+    else if (g > 1) dup++;
+    else if (!s && g) phantom++;
+  }
+  printf("  cap %zu, %s: %ld of %ld sends went through\n", cap,
+         use_select ? "select" : "recv", nsent, n);
+  CHECK_EQ_INT(atomic_load(&r.fails), 0);
+  CHECK_EQ_INT(lost, 0);
+  CHECK_EQ_INT(dup, 0);
+  CHECK_EQ_INT(phantom, 0);
+  chan_release(r.ch[0]);
+  chan_release(r.ch[1]);
+  free(r.sent);
+  free(r.got);
+}
+
+static void test_timeout_race (void) {
+  long n = check_env_long("GOCHAN_STRESS_RACE", CHECK_TSAN ? 5000 : 20000);
+  run_race(0, false, n);
+  run_race(0, true, n);
+  run_race(2, false, n);
+  run_race(2, true, n);
+}
+
 int main (void) {
   check_init();
   RUN(test_pc_buffered);
   RUN(test_pc_unbuffered);
   RUN(test_select_storm);
+  RUN(test_timeout_race);
   return check_done();
 }
