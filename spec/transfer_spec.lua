@@ -3,10 +3,9 @@
 -- by send and decoded by recv, so a round trip here is the same path a
 -- value takes into a task, minus the second state.
 --
--- Tasks (gochan.go) do not exist yet. When they do, every `it` in
--- "round trips" runs again (a) through a channel into a task and back,
--- (b) as gochan.go arguments, (c) as upvalues of the task function and
--- (d) as join results; see the TODO(tasks) marks.
+-- "through a task" repeats the rows across two Lua states: gochan.go
+-- arguments, upvalues of the task function, join results, and channels
+-- between the main state and a task.
 
 local gochan = require "gochan"
 
@@ -285,9 +284,91 @@ describe("transfer", function()
     -- full userdata. Covered by the C round trip in fuzz/ and by the
     -- TV_LUD path of transfer_push. TODO: a spec once a helper exposes one.
 
-    -- TODO(tasks): each row above through gochan.go(fn, v) returning v,
-    -- as an upvalue of fn, as join results, and through a channel into a
-    -- task and back (STYLE.md §7: value-crossing cases in a task too).
+  end)
+
+  describe("through a task", function()
+    -- Into a task as an argument and back as a join result: two crossings,
+    -- between two Lua states. Rows that need a module the task can
+    -- require only use modules both states have (string, gochan).
+    local function trt (v)
+      local t = gochan.go(function(x) return x end, v)
+      local ok, got = t:join(5)
+      assert.is_true(ok, got)
+      return got
+    end
+
+    it("keeps scalars, subtypes, NaN, infinities and binary strings", function()
+      local big = string.rep("\0\255pizza", 10000)
+      local c = trt({ 1, 1.0, math.mininteger, math.huge, -math.huge, 0 / 0,
+                      true, false, "a\0b", big })
+      assert.equal("integer", math.type(c[1]))
+      assert.equal("float", math.type(c[2]))
+      assert.equal(math.mininteger, c[3])
+      assert.equal(math.huge, c[4])
+      assert.equal(-math.huge, c[5])
+      assert.is_true(c[6] ~= c[6])
+      assert.same({ true, false, "a\0b", big }, { c[7], c[8], c[9], c[10] })
+    end)
+
+    it("keeps cycles and shared tables", function()
+      local shared = {}
+      local t = { a = shared, b = shared }
+      t.self = t
+      local c = trt(t)
+      assert.equal(c, c.self)
+      assert.equal(c.a, c.b)
+    end)
+
+    it("runs a function with upvalues, shared upvalues and _ENV", function()
+      local function counter ()
+        local n = 0
+        return function() n = n + 1; return n end, function() return n end
+      end
+      local inc, get = counter()
+      local fmt = "%d-%s"
+      -- one value: two separate arguments are two values and share nothing
+      local t = gochan.go(function(p)
+        p.i(); p.i()
+        return string.format(fmt, p.g(), type(_ENV.print))
+      end, { i = inc, g = get })
+      assert.same({ true, "2-function" }, { t:join(5) })
+      assert.equal(0, get())
+    end)
+
+    it("sends library functions and gochan by name, objects by reference", function()
+      local c2 = gochan.chan(1)
+      local c = trt({ fmt = string.format, g = gochan, ch = c2 })
+      assert.equal(string.format, c.fmt)
+      assert.equal(gochan, c.g)
+      assert.is_true(rawequal(c2, c.ch))
+    end)
+
+    it("carries values through a channel into a task and back", function()
+      local to, from = gochan.chan(1), gochan.chan(1)
+      local t = gochan.go(function(i, o)
+        local v = i:recv(5)
+        v.seen = true
+        o:send(v, 5)
+      end, to, from)
+      assert.is_true(to:send({ id = 1, list = { 1, 2 } }, 5))
+      assert.same({ id = 1, list = { 1, 2 }, seen = true }, from:recv(5))
+      assert.is_true((t:join(5)))
+    end)
+
+    it("refuses a coroutine as an argument or an upvalue", function()
+      local co = coroutine.create(print)
+      assert.has_error(function() gochan.go(print, co) end,
+        "cannot transfer a thread (at argument #2)")
+      assert.has_error(function() gochan.go(function() return co end) end,
+        "cannot transfer a thread (at function<upvalue 'co'>)")
+    end)
+
+    it("fails the join, not the caller, when a result cannot cross", function()
+      local t = gochan.go(function() return coroutine.create(print) end)
+      local ok, err = t:join(5)
+      assert.is_false(ok)
+      assert.matches("cannot transfer a thread", err)
+    end)
   end)
 
   describe("refusals", function()
@@ -367,7 +448,5 @@ describe("transfer", function()
       assert.equal(0, #c)
     end)
 
-    -- TODO(tasks): the same refusals as gochan.go arguments ("argument #2"),
-    -- upvalues of the task function and return values of a task.
   end)
 end)
