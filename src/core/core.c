@@ -24,7 +24,7 @@ int64_t go_deadline_in (double seconds) {
 }
 
 /* xorshift64*; state per thread, seeded from its address and the clock. */
-static _Thread_local uint64_t rng_state;
+static _Thread_local __attribute__((tls_model("initial-exec"))) uint64_t rng_state;
 
 uint32_t go_rand (void) {
   uint64_t x = rng_state;

@@ -43,7 +43,13 @@ struct worker {
   struct task *lq_head, *lq_tail;
   atomic_uint wakeword;             /* futex word for idle parking */
   _Atomic(struct task *) cur;       /* the slice being run, or NULL */
-  atomic_llong slice_start;
+  atomic_ulong slices;              /* bumped at every slice start */
+  /* the monitor's own view (monitor thread only): the slice it saw last
+  ** and when it first saw it; a slice seen for long is long */
+  unsigned long seen_slice;
+  int64_t seen_since;
+  atomic_llong slice_start;         /* when the monitor first saw ... */
+  atomic_ulong mon_slice;           /* ... this slice (published view) */
   atomic_bool stuck;                /* counted in nstuck */
   bool idle;                        /* on the idle stack; guarded by smu */
   struct worker *idle_next;         /* guarded by smu */
@@ -60,10 +66,14 @@ static atomic_int nw;               /* workers[0..nw) exist */
 static struct worker *idle_top;                 /* guarded by smu */
 static atomic_int nidle, nstuck, nexited;
 static atomic_long nqueued, nrunning;
+static atomic_long nrunnext;         /* of nqueued, those in runnext slots:
+                                       not work for an idle worker to take */
 static atomic_ulong progress;
 
-static _Thread_local struct worker *self_worker;
-static _Thread_local struct task *self_task;
+/* initial-exec: a plain %fs load, not a __tls_get_addr call per access */
+#define TLS_IE __attribute__((tls_model("initial-exec")))
+static _Thread_local TLS_IE struct worker *self_worker;
+static _Thread_local TLS_IE struct task *self_task;
 
 /* live tasks, for gochan.tasks(), deadlock messages and shutdown */
 static pthread_mutex_t livemu = PTHREAD_MUTEX_INITIALIZER;
@@ -290,6 +300,7 @@ static void make_runnable (struct task *t, bool next) {
     w->runnext = t;
     spill = old != NULL;
     if (old) lq_append(w, old);
+    else atomic_fetch_add(&nrunnext, 1);
   }
   else {
     lq_append(w, t);
@@ -297,7 +308,7 @@ static void make_runnable (struct task *t, bool next) {
   }
   pthread_mutex_unlock(&w->mu);
   atomic_fetch_add(&nqueued, 1);
-  atomic_fetch_add(&progress, 1);
+  atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
   if (spill && atomic_load(&nidle) > 0) wake_idle();
 }
 
@@ -343,9 +354,11 @@ static struct task *steal (struct worker *self) {
     pthread_mutex_lock(&v->mu);
     struct task *t = lq_pop(v);
     if (!t && v->runnext && atomic_load(&v->cur) != NULL &&
+        atomic_load(&v->slices) == atomic_load(&v->mon_slice) &&
         now - atomic_load(&v->slice_start) > STEAL_NEXT_NS) {
       t = v->runnext;        /* its worker is busy: don't let it wait */
       v->runnext = NULL;
+      atomic_fetch_sub(&nrunnext, 1);
     }
     pthread_mutex_unlock(&v->mu);
     if (t) return t;
@@ -363,7 +376,10 @@ static struct task *find_work (struct worker *w) {
   }
   if (!t) {
     pthread_mutex_lock(&w->mu);
-    if ((t = w->runnext) != NULL) w->runnext = NULL;
+    if ((t = w->runnext) != NULL) {
+      w->runnext = NULL;
+      atomic_fetch_sub(&nrunnext, 1);
+    }
     else t = lq_pop(w);
     pthread_mutex_unlock(&w->mu);
   }
@@ -397,7 +413,10 @@ static bool idle_park (struct worker *w) {
   idle_top = w;
   atomic_fetch_add(&nidle, 1);
   pthread_mutex_unlock(&smu);
-  if (atomic_load(&nqueued) == 0 && !atomic_load(&shutting))
+  /* sleep unless there is work it could take (runnext slots excepted:
+  ** the monitor wakes a worker for one whose owner is busy too long) */
+  if (atomic_load(&nqueued) - atomic_load(&nrunnext) <= 0 &&
+      !atomic_load(&shutting))
     while (atomic_load(&w->wakeword) == 0 && !atomic_load(&shutting))
       futex(&w->wakeword, FUTEX_WAIT_BITSET, 0, NULL);
   pthread_mutex_lock(&smu);
@@ -431,16 +450,18 @@ static void *worker_main (void *arg) {
       drop_task(t);
       continue;
     }
-    atomic_store(&t->pstate, PS_RUNNING);
-    atomic_store(&t->blocked, false);
-    atomic_store(&t->preempt, false);
+    atomic_store_explicit(&t->pstate, PS_RUNNING, memory_order_relaxed);
+    atomic_store_explicit(&t->blocked, false, memory_order_relaxed);
+    atomic_store_explicit(&t->preempt, false, memory_order_relaxed);
     self_task = t;
-    atomic_store(&w->slice_start, go_now());
-    atomic_store(&w->cur, t);
+    atomic_fetch_add_explicit(&w->slices, 1, memory_order_relaxed);
+    atomic_store_explicit(&w->cur, t, memory_order_release);
     int r = hooks.run(t);
-    atomic_store(&w->cur, NULL);
+    atomic_store_explicit(&w->cur, NULL, memory_order_release);
     self_task = NULL;
-    if (atomic_exchange(&w->stuck, false)) atomic_fetch_sub(&nstuck, 1);
+    if (atomic_load_explicit(&w->stuck, memory_order_relaxed) &&
+        atomic_exchange(&w->stuck, false))
+      atomic_fetch_sub(&nstuck, 1);
     if (atomic_load(&shutting) && r != RUN_DONE) {
       if (r == RUN_PARK) {
         atomic_store(&t->blocked, true);
@@ -459,7 +480,7 @@ static void *worker_main (void *arg) {
     else if (r == RUN_YIELD) gq_push(t);
     else { live_remove(t); obj_release(&t->hdr); }
     atomic_fetch_sub(&nrunning, 1);
-    atomic_fetch_add(&progress, 1);
+    atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
   }
   atomic_fetch_add(&nexited, 1);
   return NULL;
@@ -516,8 +537,15 @@ static void check_workers (void) {
   for (int i = 0; i < n; i++) {
     struct worker *w = workers[i];
     struct task *t = atomic_load(&w->cur);
-    if (!t) continue;
-    int64_t el = now - atomic_load(&w->slice_start);
+    unsigned long s = atomic_load_explicit(&w->slices, memory_order_relaxed);
+    if (!t || s != w->seen_slice) {     /* a new slice since the last look */
+      w->seen_slice = s;
+      w->seen_since = now;
+      atomic_store_explicit(&w->slice_start, now, memory_order_relaxed);
+      atomic_store_explicit(&w->mon_slice, s, memory_order_relaxed);
+      continue;
+    }
+    int64_t el = now - w->seen_since;
     if (el > SLICE_NS) atomic_store(&t->preempt, true);
     if (el > STUCK_NS && !atomic_load(&w->stuck)) {
       atomic_store(&w->stuck, true);   /* in a C call, or blocked in one */
@@ -719,6 +747,7 @@ void sched_shutdown (void) {
   atomic_store(&nidle, 0);
   atomic_store(&nstuck, 0);
   atomic_store(&nqueued, 0);
+  atomic_store(&nrunnext, 0);
   idle_top = NULL;
   gq_head = gq_tail = NULL;
   atomic_store(&started, false);
