@@ -479,7 +479,7 @@ static void test_two_selectors (void) {
 ** after must stay in b (buffered) or find no taker (unbuffered), never
 ** vanish into the waiter the fired select still has queued on b. */
 static void test_value_not_lost (void) {
-  const int iters = CHECK_TSAN ? 200 : 1000;
+  const int iters = CHECK_TSAN ? 200 : 500;
   for (int k = 0; k < 2; k++) {
     size_t cap = (size_t)k;     /* 0: unbuffered, 1: buffered */
     int lost = 0;
