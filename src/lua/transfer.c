@@ -270,22 +270,52 @@ static size_t loadedsig (lua_State *L, int loaded) {
   return sig ^ (n << 48);
 }
 
-/* Index 'v' (at 'vi', any type) as name/field (field at 'fi', or 0 for the
-** module itself), unless already indexed and 'force' is false. Uses the
-** index at 'x' and the entries at 'e'; 'n' counts entries. */
+/* -1, 0, 1 as the string at 'a' names a module or field better than, as
+** well as, or worse than the one at 'b': shorter first, then smaller
+** bytes (so the choice never depends on hash order). */
+static int namecmp (lua_State *L, int a, int b) {
+  size_t an, bn;
+  const char *as = lua_tolstring(L, a, &an), *bs = lua_tolstring(L, b, &bn);
+  if (an != bn) return an < bn ? -1 : 1;
+  int c = memcmp(as, bs, an);
+  return (c > 0) - (c < 0);
+}
+
+/* Index the value at 'vi' as the module named at 'ni' (fi == 0) or as its
+** field named at 'fi', unless it already has a better entry: a module
+** itself beats a field; then the better name, then the better field.
+** Uses the index at 'x' and the entries at 'e'; '*n' counts entries. */
 static void addentry (lua_State *L, int x, int e, int vi, int ni, int fi,
-                      lua_Integer *n, bool force) {
+                      lua_Integer *n) {
+  lua_Integer i;
   lua_pushvalue(L, vi);
-  if (lua_rawget(L, x) != LUA_TNIL && !force) { lua_pop(L, 1); return; }
-  lua_pop(L, 1);
-  ++*n;
+  if (lua_rawget(L, x) == LUA_TNUMBER) {
+    i = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_rawgeti(L, e, 2 * i - 1);
+    lua_rawgeti(L, e, 2 * i);                   /* oldname oldfield */
+    int top = lua_gettop(L);
+    bool oldmod = lua_type(L, top) != LUA_TSTRING;
+    int c;
+    if (oldmod != (fi == 0)) c = oldmod ? 1 : -1;
+    else {
+      c = namecmp(L, ni, top - 1);
+      if (c == 0 && fi) c = namecmp(L, fi, top);
+    }
+    lua_pop(L, 2);
+    if (c >= 0) return;                         /* keep the old entry */
+  }
+  else {
+    lua_pop(L, 1);
+    i = ++*n;
+    lua_pushvalue(L, vi);
+    lua_pushinteger(L, i);
+    lua_rawset(L, x);
+  }
   lua_pushvalue(L, ni);
-  lua_rawseti(L, e, 2 * *n - 1);
+  lua_rawseti(L, e, 2 * i - 1);
   if (fi) lua_pushvalue(L, fi); else lua_pushboolean(L, 0);
-  lua_rawseti(L, e, 2 * *n);
-  lua_pushvalue(L, vi);
-  lua_pushinteger(L, *n);
-  lua_rawset(L, x);
+  lua_rawseti(L, e, 2 * i);
 }
 
 static bool isref (int t) {
@@ -319,7 +349,7 @@ static void rebuild (lua_State *L, struct tstate *ts) {
   lua_pushnil(L);
   while (lua_next(L, loaded)) {       /* pass 1: the modules themselves */
     if (lua_type(L, -2) == LUA_TSTRING && isref(lua_type(L, -1)))
-      addentry(L, x, e, lua_gettop(L), lua_gettop(L) - 1, 0, &n, false);
+      addentry(L, x, e, lua_gettop(L), lua_gettop(L) - 1, 0, &n);
     lua_pop(L, 1);
   }
   lua_pushnil(L);
@@ -332,7 +362,7 @@ static void rebuild (lua_State *L, struct tstate *ts) {
         int t = lua_type(L, -1);
         if (lua_type(L, -2) == LUA_TSTRING && lua_rawlen(L, -2) > 0 && isref(t) &&
             (!isG || t == LUA_TUSERDATA || lua_iscfunction(L, -1)))
-          addentry(L, x, e, lua_gettop(L), name, lua_gettop(L) - 1, &n, false);
+          addentry(L, x, e, lua_gettop(L), name, lua_gettop(L) - 1, &n);
         lua_pop(L, 1);
       }
     }
