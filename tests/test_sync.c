@@ -1,7 +1,8 @@
 /*
 ** test_sync.c: waitgroup (add/done/wait, negative, timeouts, many
 ** waiters), mutex (mutual exclusion across threads, trylock, unlock of an
-** unlocked mutex, timeouts, hand-off) and atomic integers from threads.
+** unlocked mutex, timeouts, hand-off racing cancel), the two-phase
+** begin/park/finish forms, and atomic integers from threads.
 */
 #include "check.h"
 #include "sync.h"
@@ -245,6 +246,127 @@ static void test_mutex_handoff (void) {
   CHECK_RELEASE(m);
 }
 
+/* Lockers with deadlines of microseconds race unlock's hand-off against
+** their own cancel: a GO_OK lock always owns the mutex (the plain counter
+** stays exact), a GO_TIMEOUT one never does (the mutex ends unlocked). */
+struct mxrace {
+  struct gmutex *m;
+  long *counter;
+  int iters;
+  long nok, ntimeout;
+  int fails;
+  uint32_t rng;
+};
+
+static void *mx_racer (void *arg) {
+  struct mxrace *a = arg;
+  for (int i = 0; i < a->iters; i++) {
+    a->rng = a->rng * 1664525u + 1013904223u;
+    int64_t dl = go_now() + (int64_t)((a->rng >> 24) % 50) * 1000;  /* < 50 us */
+    gostatus st = mutex_lock(a->m, dl);
+    if (st == GO_OK) {
+      long v = *a->counter;
+      if ((a->rng >> 8) % 4 == 0) check_sleep_ms(0);
+      *a->counter = v + 1;
+      a->nok++;
+      if (mutex_unlock(a->m) != GO_OK) a->fails++;
+    }
+    else if (st == GO_TIMEOUT || st == GO_AGAIN) a->ntimeout++;
+    else a->fails++;
+  }
+  return NULL;
+}
+
+static void test_mutex_timeout_race (void) {
+  struct gmutex *m = mutex_new();
+  long counter = 0;
+  const int iters = CHECK_TSAN ? 1500 : 5000;
+  enum { N = 4 };
+  struct mxrace a[N];
+  pthread_t th[N];
+  for (int i = 0; i < N; i++) {
+    a[i] = (struct mxrace){ .m = m, .counter = &counter, .iters = iters,
+                            .rng = 17u * (uint32_t)i + 1 };
+    CHECK_SPAWN(&th[i], mx_racer, &a[i]);
+  }
+  long nok = 0, nto = 0;
+  for (int i = 0; i < N; i++) {
+    CHECK_JOIN(th[i]);
+    CHECK_EQ_INT(a[i].fails, 0);
+    nok += a[i].nok;
+    nto += a[i].ntimeout;
+  }
+  printf("  %ld locked, %ld timed out\n", nok, nto);
+  CHECK_EQ_INT(counter, nok);
+  CHECK_EQ_INT(nok + nto, (long)N * iters);
+  CHECK(!mutex_islocked(m));
+  CHECK(mutex_trylock(m));
+  CHECK_EQ_ST(mutex_unlock(m), GO_OK);
+  CHECK_RELEASE(m);
+}
+
+/* The two-phase forms with a thread waiter: begin, park, finish. */
+static void *wg_done_later (void *arg) {
+  check_sleep_ms(30);
+  CHECK_EQ_ST(wg_add(arg, -1), GO_OK);
+  return NULL;
+}
+
+static void *unlock_later (void *arg) {
+  check_sleep_ms(30);
+  CHECK_EQ_ST(mutex_unlock(arg), GO_OK);
+  return NULL;
+}
+
+static void test_two_phase (void) {
+  struct op op;
+  struct waiter w;
+  pthread_t th;
+
+  struct waitgroup *wg = wg_new();
+  op_init(&op);
+  CHECK_EQ_ST(wg_begin(wg, &w, &op), GO_OK);        /* zero: done at once */
+  CHECK_EQ_ST(wg_add(wg, 1), GO_OK);
+  op_init(&op);
+  CHECK_SPAWN(&th, wg_done_later, wg);
+  gostatus st = wg_begin(wg, &w, &op);
+  CHECK(st == GO_AGAIN || st == GO_OK);
+  if (st == GO_AGAIN) {
+    op_park(&op, check_in_ms(LONG_MS));
+    st = wg_finish(wg, &w, &op);
+  }
+  CHECK_EQ_ST(st, GO_OK);
+  CHECK_EQ_INT(wg_count(wg), 0);
+  CHECK_JOIN(th);
+  /* timing out */
+  CHECK_EQ_ST(wg_add(wg, 1), GO_OK);
+  op_init(&op);
+  CHECK_EQ_ST(wg_begin(wg, &w, &op), GO_AGAIN);
+  op_park(&op, check_in_ms(30));
+  CHECK_EQ_ST(wg_finish(wg, &w, &op), GO_TIMEOUT);
+  CHECK_EQ_ST(wg_add(wg, -1), GO_OK);
+  CHECK_RELEASE(wg);
+
+  struct gmutex *m = mutex_new();
+  op_init(&op);
+  CHECK_EQ_ST(mutex_begin(m, &w, &op), GO_OK);      /* free: taken at once */
+  CHECK(mutex_islocked(m));
+  op_init(&op);
+  CHECK_SPAWN(&th, unlock_later, m);
+  CHECK_EQ_ST(mutex_begin(m, &w, &op), GO_AGAIN);
+  op_park(&op, check_in_ms(LONG_MS));
+  CHECK_EQ_ST(mutex_finish(m, &w, &op), GO_OK);     /* handed over */
+  CHECK(mutex_islocked(m));
+  CHECK_JOIN(th);
+  op_init(&op);
+  CHECK_EQ_ST(mutex_begin(m, &w, &op), GO_AGAIN);
+  op_park(&op, check_in_ms(30));
+  CHECK_EQ_ST(mutex_finish(m, &w, &op), GO_TIMEOUT);
+  CHECK_EQ_ST(mutex_unlock(m), GO_OK);
+  CHECK(!mutex_islocked(m));                        /* not handed to it */
+  CHECK_RELEASE(m);
+}
+
 /* ------------------------------ atomic ---------------------------- */
 
 static void test_atomic_basic (void) {
@@ -307,6 +429,8 @@ int main (void) {
   RUN(test_mutex_try_unlock);
   RUN(test_mutex_timeout);
   RUN(test_mutex_handoff);
+  RUN(test_mutex_timeout_race);
+  RUN(test_two_phase);
   RUN(test_atomic_basic);
   RUN(test_atomic_threads);
   return check_done();
