@@ -353,9 +353,10 @@ static struct task *steal (struct worker *self) {
     if (v == self) continue;
     pthread_mutex_lock(&v->mu);
     struct task *t = lq_pop(v);
-    if (!t && v->runnext && atomic_load(&v->cur) != NULL &&
-        atomic_load(&v->slices) == atomic_load(&v->mon_slice) &&
-        now - atomic_load(&v->slice_start) > STEAL_NEXT_NS) {
+    if (!t && v->runnext &&
+        (atomic_load(&v->cur) == NULL ||      /* between slices or idle */
+         (atomic_load(&v->slices) == atomic_load(&v->mon_slice) &&
+          now - atomic_load(&v->slice_start) > STEAL_NEXT_NS))) {
       t = v->runnext;        /* its worker is busy: don't let it wait */
       v->runnext = NULL;
       atomic_fetch_sub(&nrunnext, 1);
@@ -431,12 +432,56 @@ static bool idle_park (struct worker *w) {
   return true;
 }
 
+/* A worker over capacity (a stuck one came back) sleeps on the idle stack
+** until the monitor or a pusher needs it. The decision is taken under smu,
+** so of several workers over capacity only as many retire as needed. */
+static void retire (struct worker *w) {
+  bool retired = false;
+  pthread_mutex_lock(&smu);
+  if (running_capacity() > target) {
+    atomic_store(&w->wakeword, 0);
+    w->idle = true;
+    w->idle_next = idle_top;
+    idle_top = w;
+    atomic_fetch_add(&nidle, 1);
+    retired = true;
+  }
+  pthread_mutex_unlock(&smu);
+  if (!retired) return;
+  while (atomic_load(&w->wakeword) == 0 && !atomic_load(&shutting))
+    futex(&w->wakeword, FUTEX_WAIT_BITSET, 0, NULL);
+  pthread_mutex_lock(&smu);
+  if (w->idle) {                 /* shutting down: leave the idle stack */
+    struct worker **p = &idle_top;
+    while (*p != w) p = &(*p)->idle_next;
+    *p = w->idle_next;
+    w->idle = false;
+    atomic_fetch_sub(&nidle, 1);
+  }
+  pthread_mutex_unlock(&smu);
+}
+
 static void *worker_main (void *arg) {
   struct worker *w = arg;
   self_worker = w;
   for (;;) {
     if (running_capacity() > target && !atomic_load(&shutting)) {
-      idle_park(w);              /* too many runners (a stuck one came back) */
+      /* too many runners (a stuck one came back): retire, but first hand
+      ** this worker's queued tasks to the others through the global queue */
+      struct task *t;
+      for (;;) {
+        pthread_mutex_lock(&w->mu);
+        if ((t = w->runnext) != NULL) {
+          w->runnext = NULL;
+          atomic_fetch_sub(&nrunnext, 1);
+        }
+        else t = lq_pop(w);
+        pthread_mutex_unlock(&w->mu);
+        if (!t) break;
+        atomic_fetch_sub(&nqueued, 1);
+        gq_push(t);
+      }
+      retire(w);
       continue;
     }
     struct task *t = find_work(w);
