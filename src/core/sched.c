@@ -51,6 +51,7 @@ struct worker {
   atomic_llong slice_start;         /* when the monitor first saw ... */
   atomic_ulong mon_slice;           /* ... this slice (published view) */
   atomic_bool stuck;                /* counted in nstuck */
+  atomic_bool preempt;              /* the running slice should yield */
   bool idle;                        /* on the idle stack; guarded by smu */
   struct worker *idle_next;         /* guarded by smu */
   unsigned tick;                    /* slices run; own thread only */
@@ -142,12 +143,12 @@ void sched_foreach (void (*fn) (void *, uint64_t, const char *, const char *),
                     void *ud) {
   pthread_mutex_lock(&livemu);
   for (struct task *t = live_head; t; t = t->lnext) {
+    const char *what = atomic_load(&t->waiting);   /* a static string */
     bool blocked = atomic_load(&t->blocked);
     const char *state = blocked ? "blocked"
                       : atomic_load(&t->pstate) == PS_RUNNING ? "running"
                       : "runnable";
-    /* 'what' is a static string set before the task parked */
-    fn(ud, t->id, state, blocked ? t->op.what : NULL);
+    fn(ud, t->id, state, blocked ? what : NULL);
   }
   pthread_mutex_unlock(&livemu);
 }
@@ -170,8 +171,8 @@ struct task *task_new (void *ud) {
   t->id = atomic_fetch_add(&next_id, 1);
   atomic_init(&t->pstate, PS_RUNNING);
   atomic_init(&t->status, TASK_RUNNING);
-  atomic_init(&t->preempt, false);
   atomic_init(&t->blocked, false);
+  atomic_init(&t->waiting, NULL);
   op_init(&t->op);
   t->ud = ud;
   pthread_mutex_init(&t->jmu, NULL);
@@ -180,6 +181,11 @@ struct task *task_new (void *ud) {
 }
 
 struct task *sched_current (void) { return self_task; }
+
+bool sched_should_yield (void) {
+  struct worker *w = self_worker;
+  return w && atomic_load_explicit(&w->preempt, memory_order_relaxed);
+}
 
 static void tmo_fire (struct timer *tm, int64_t now) {
   (void)now;
@@ -497,7 +503,8 @@ static void *worker_main (void *arg) {
     }
     atomic_store_explicit(&t->pstate, PS_RUNNING, memory_order_relaxed);
     atomic_store_explicit(&t->blocked, false, memory_order_relaxed);
-    atomic_store_explicit(&t->preempt, false, memory_order_relaxed);
+    atomic_store_explicit(&t->waiting, NULL, memory_order_relaxed);
+    atomic_store_explicit(&w->preempt, false, memory_order_relaxed);
     self_task = t;
     atomic_fetch_add_explicit(&w->slices, 1, memory_order_relaxed);
     atomic_store_explicit(&w->cur, t, memory_order_release);
@@ -509,6 +516,7 @@ static void *worker_main (void *arg) {
       atomic_fetch_sub(&nstuck, 1);
     if (atomic_load(&shutting) && r != RUN_DONE) {
       if (r == RUN_PARK) {
+        atomic_store(&t->waiting, t->op.what);
         atomic_store(&t->blocked, true);
         if (atomic_exchange(&t->pstate, PS_PARKED) == PS_WOKEN) drop_task(t);
         /* else: parked; shutdown cancels its op and a wake drops it */
@@ -516,6 +524,7 @@ static void *worker_main (void *arg) {
       else drop_task(t);
     }
     else if (r == RUN_PARK) {
+      atomic_store(&t->waiting, t->op.what);  /* same thread as the task */
       atomic_store(&t->blocked, true);
       if (atomic_exchange(&t->pstate, PS_PARKED) == PS_WOKEN) {
         atomic_store(&t->blocked, false);
@@ -591,7 +600,7 @@ static void check_workers (void) {
       continue;
     }
     int64_t el = now - w->seen_since;
-    if (el > SLICE_NS) atomic_store(&t->preempt, true);
+    if (el > SLICE_NS) atomic_store(&w->preempt, true);
     if (el > STUCK_NS && !atomic_load(&w->stuck)) {
       atomic_store(&w->stuck, true);   /* in a C call, or blocked in one */
       atomic_fetch_add(&nstuck, 1);
@@ -758,8 +767,7 @@ void sched_shutdown (void) {
   while (atomic_load(&nexited) < n && go_now() < give_up) {
     for (int i = 0; i < n; i++) {
       struct worker *w = workers[i];
-      struct task *t = atomic_load(&w->cur);
-      if (t) atomic_store(&t->preempt, true);   /* reach a yield point */
+      atomic_store(&w->preempt, true);          /* reach a yield point */
       atomic_store(&w->wakeword, 1);
       futex(&w->wakeword, FUTEX_WAKE, 1, NULL);
     }

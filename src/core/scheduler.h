@@ -30,8 +30,8 @@ struct task {
   ** exactly one of them makes the task runnable again. */
   atomic_int pstate;
   atomic_int status;          /* TASK_*; set once, with release, when it ends */
-  atomic_bool preempt;        /* set by the monitor: yield at the next hook */
   atomic_bool blocked;        /* parked on an op (for gochan.tasks()) */
+  _Atomic(const char *) waiting;  /* op.what while parked, else NULL */
   struct op op;               /* the op the task is blocked on, if any */
   struct timer tmo;           /* that op's timeout (armed by task_arm) */
   void *ud;                   /* the binding's state for the task */
@@ -63,6 +63,10 @@ struct task *task_new (void *ud);
 gostatus sched_spawn (struct task *t);
 /* The task running a slice on this thread, or NULL (main, host, timer). */
 struct task *sched_current (void);
+/* In a slice: the monitor asks the running task to yield (it ran > 10 ms,
+** or the runtime is stopping). A flag of the worker, not of the task, so
+** the monitor never touches a task that may have ended. */
+bool sched_should_yield (void);
 
 /* Prepare t->op for a blocking call of the running task: op_init, and the
 ** task waiter's wake. Then *_begin; GO_AGAIN: arm the timeout, yield. */

@@ -100,7 +100,7 @@ gostatus ltask_finish (struct ltask *lt, int *chosen) {
 static void preempt_hook (lua_State *L, lua_Debug *ar) {
   (void)ar;
   struct task *t = sched_current();
-  if (t && atomic_load_explicit(&t->preempt, memory_order_relaxed)) {
+  if (t && sched_should_yield()) {
     struct ltask *lt = t->ud;
     if (L == lt->co && lua_isyieldable(L)) lua_yield(L, 0);
   }
