@@ -1,0 +1,282 @@
+// Command gobench runs the workloads of issue 6 in Go, for comparison with
+// the same workloads written against gochan (bench/lua/*.lua). Each run
+// prints one line in the format of the Lua scripts:
+//
+//	NAME unit value [key value ...]
+//
+// Usage: gobench -w W1|W2|W3|W4|W5|W6|SEL [-n size]
+// Standard library only; GOMAXPROCS is Go's default (the number of CPUs),
+// as gochan's workers default to the number of CPUs.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// w1 is buffered throughput: one producer sends n integers into a channel
+// of capacity 128, one consumer sums them. Result: messages per second.
+func w1(n int) {
+	start := time.Now()
+	ch := make(chan int, 128)
+	res := make(chan int)
+	go func() {
+		sum := 0
+		for v := range ch {
+			sum += v
+		}
+		res <- sum
+	}()
+	go func() {
+		for i := 1; i <= n; i++ {
+			ch <- i
+		}
+		close(ch)
+	}()
+	sum := <-res
+	el := time.Since(start).Seconds()
+	check(sum == n*(n+1)/2, "W1: wrong sum")
+	report("W1", "msgs_per_s", float64(n)/el)
+}
+
+// w2 is unbuffered ping-pong: n round trips over two unbuffered channels.
+// Result: microseconds per round trip.
+func w2(n int) {
+	start := time.Now()
+	a, b := make(chan int), make(chan int)
+	done := make(chan int)
+	go func() {
+		for i := 0; i < n; i++ {
+			b <- (<-a) + 1
+		}
+	}()
+	go func() {
+		x := 0
+		for i := 0; i < n; i++ {
+			a <- x
+			x = <-b
+		}
+		done <- x
+	}()
+	x := <-done
+	el := time.Since(start).Seconds()
+	check(x == n, "W2: wrong count")
+	report("W2", "us_per_roundtrip", el/float64(n)*1e6)
+}
+
+// w3 is spawn+join: n goroutines that do nothing, all started, then all
+// waited for. Go has no join; each goroutine closes its own done channel,
+// which is what a joinable handle costs. Result: microseconds per task.
+func w3(n int) {
+	start := time.Now()
+	dones := make([]chan struct{}, n)
+	for i := range dones {
+		d := make(chan struct{})
+		dones[i] = d
+		go func() { close(d) }()
+	}
+	for _, d := range dones {
+		<-d
+	}
+	el := time.Since(start).Seconds()
+	report("W3", "us_per_task", el/float64(n)*1e6)
+}
+
+// w4 is fan-in: 4 producers each send n/4 integers into one channel of
+// capacity 128, one consumer sums them. Result: messages per second.
+func w4(n int) {
+	const p = 4
+	per := n / p
+	n = per * p
+	start := time.Now()
+	ch := make(chan int, 128)
+	for j := 0; j < p; j++ {
+		go func() {
+			for i := 1; i <= per; i++ {
+				ch <- i
+			}
+		}()
+	}
+	res := make(chan int)
+	go func() {
+		sum := 0
+		for i := 0; i < n; i++ {
+			sum += <-ch
+		}
+		res <- sum
+	}()
+	sum := <-res
+	el := time.Since(start).Seconds()
+	check(sum == p*(per*(per+1)/2), "W4: wrong sum")
+	report("W4", "msgs_per_s", float64(n)/el)
+}
+
+// w5 is like w1 with a fresh map[string]interface{} per message, the
+// closest Go has to a Lua table {id = i, name = "pizza", ok = true}.
+// Result: messages per second.
+func w5(n int) {
+	start := time.Now()
+	ch := make(chan map[string]interface{}, 128)
+	res := make(chan int)
+	go func() {
+		sum := 0
+		for m := range ch {
+			if m["ok"].(bool) && m["name"].(string) == "pizza" {
+				sum += m["id"].(int)
+			}
+		}
+		res <- sum
+	}()
+	go func() {
+		for i := 1; i <= n; i++ {
+			ch <- map[string]interface{}{"id": i, "name": "pizza", "ok": true}
+		}
+		close(ch)
+	}()
+	sum := <-res
+	el := time.Since(start).Seconds()
+	check(sum == n*(n+1)/2, "W5: wrong sum")
+	report("W5", "msgs_per_s", float64(n)/el)
+}
+
+// w6 is many tasks: n goroutines each blocked receiving on its own
+// unbuffered channel, then each released with one send, and all waited for.
+// Result: seconds, and the process's peak RSS.
+func w6(n int) {
+	start := time.Now()
+	chans := make([]chan int, n)
+	results := make([]int, n)
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i := range chans {
+		c := make(chan int)
+		chans[i] = c
+		go func(i int) {
+			results[i] = <-c
+			wg.Done()
+		}(i)
+	}
+	spawned := time.Since(start).Seconds()
+	for i, c := range chans {
+		c <- i + 1
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	sum := 0
+	for _, v := range results {
+		sum += v
+	}
+	check(sum == n*(n+1)/2, "W6: wrong sum")
+	report("W6", "seconds", el, "peak_rss_kb", peakRSSKB(),
+		"spawned_s", strconv.FormatFloat(spawned, 'f', 3, 64))
+}
+
+// sel: one goroutine selects over two channels (capacity 128 each) fed by
+// two producers with n/2 integers each. Result: selects per second.
+func sel(n int) {
+	half := n / 2
+	n = half * 2
+	start := time.Now()
+	c1, c2 := make(chan int, 128), make(chan int, 128)
+	feed := func(c chan int) {
+		for i := 1; i <= half; i++ {
+			c <- i
+		}
+	}
+	go feed(c1)
+	go feed(c2)
+	type result struct{ sum, h1, h2 int }
+	res := make(chan result)
+	go func() {
+		var r result
+		for i := 0; i < n; i++ {
+			select {
+			case v := <-c1:
+				r.sum += v
+				r.h1++
+			case v := <-c2:
+				r.sum += v
+				r.h2++
+			}
+		}
+		res <- r
+	}()
+	r := <-res
+	el := time.Since(start).Seconds()
+	check(r.sum == 2*(half*(half+1)/2) && r.h1 == half && r.h2 == half,
+		"SEL: wrong sum or counts")
+	report("SEL", "selects_per_s", float64(n)/el)
+}
+
+// peakRSSKB is VmHWM from /proc/self/status (kB), or -1 where /proc is not
+// there.
+func peakRSSKB() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				if v, err := strconv.Atoi(f[1]); err == nil {
+					return v
+				}
+			}
+		}
+	}
+	return -1
+}
+
+func report(name, unit string, value float64, extra ...interface{}) {
+	parts := []string{name, unit, strconv.FormatFloat(value, 'g', 6, 64)}
+	for _, e := range extra {
+		parts = append(parts, fmt.Sprint(e))
+	}
+	fmt.Println(strings.Join(parts, " "))
+}
+
+func check(ok bool, msg string) {
+	if !ok {
+		fmt.Fprintln(os.Stderr, msg)
+		os.Exit(1)
+	}
+}
+
+func main() {
+	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL")
+	n := flag.Int("n", 0, "size (0: the workload's default of issue 6)")
+	flag.Parse()
+	type workload struct {
+		run  func(int)
+		size int
+	}
+	all := map[string]workload{
+		"W1": {w1, 1000000}, "W2": {w2, 100000}, "W3": {w3, 1000},
+		"W4": {w4, 1000000}, "W5": {w5, 200000}, "W6": {w6, 100000},
+		"SEL": {sel, 1000000},
+	}
+	wl, ok := all[strings.ToUpper(*w)]
+	if !ok || *n < 0 {
+		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL [-n size]")
+		os.Exit(2)
+	}
+	size := *n
+	if size == 0 {
+		size = wl.size
+	}
+	// The runtime is already up when main runs; touch the scheduler once
+	// so the first goroutine's cost is not in the figure (the Lua side
+	// warms up its workers the same way).
+	warm := make(chan struct{})
+	go func() { close(warm) }()
+	<-warm
+	_ = runtime.NumGoroutine()
+	wl.run(size)
+}

@@ -1,0 +1,62 @@
+-- bench/lua/common.lua: what every gochan workload script shares.
+-- Loaded with dofile() by bench/lua/*.lua so the scripts run from anywhere:
+-- it puts the repository's lua/ and build/ in front of package.path and
+-- package.cpath (tasks inherit both, as API.md says), requires gochan, and
+-- gives the size argument, a warm-up, the clock and peak RSS.
+
+local M = {}
+
+local here = (arg and arg[0] or ""):match("^(.*)/") or "."
+local root = here .. "/../.."
+package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+package.cpath = root .. "/build/?.so;" .. package.cpath
+
+local gochan = require "gochan"
+M.gochan = gochan
+M.now = gochan.now
+
+-- The workload size: arg[1] if given (a positive integer), else 'default'.
+function M.size(default)
+  local n = arg and tonumber(arg[1])
+  if n == nil then return default end
+  assert(n == math.floor(n) and n > 0, "size must be a positive integer")
+  return math.tointeger(n)
+end
+
+-- Start the workers and one task state before the clock starts, so a
+-- figure measures the workload and not the runtime's first start (Go's
+-- runtime is up before main runs).
+function M.warmup()
+  local ok = gochan.go(function() return true end):join(10)
+  assert(ok, "warm-up task did not finish")
+end
+
+-- Join a task with a generous timeout; a benchmark that hangs or whose task
+-- failed stops with the task's error instead of printing a figure.
+function M.join(t)
+  local ok, a, b = t:join(600)
+  if ok == nil then error("task did not finish within 600 s") end
+  if not ok then error(a, 0) end
+  return a, b
+end
+
+-- Peak resident set size of this process in kB (VmHWM), or -1 where
+-- /proc is not there.
+function M.peak_rss_kb()
+  local f = io.open("/proc/self/status", "r")
+  if not f then return -1 end
+  local s = f:read("a")
+  f:close()
+  return tonumber(s:match("VmHWM:%s*(%d+)")) or -1
+end
+
+-- One machine-readable line: NAME unit value [key value ...]
+function M.report(name, unit, value, ...)
+  local parts = { name, unit, ("%.6g"):format(value) }
+  local extra = table.pack(...)
+  for i = 1, extra.n do parts[#parts + 1] = tostring(extra[i]) end
+  io.write(table.concat(parts, " "), "\n")
+  io.stdout:flush()
+end
+
+return M

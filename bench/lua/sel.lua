@@ -1,0 +1,31 @@
+-- SEL: one task selects over two channels (capacity 128 each), fed by two
+-- producer tasks with N/2 integers each; N selects in all.
+-- Usage: lua5.4 bench/lua/sel.lua [N=1000000]; prints `SEL selects_per_s <x>`.
+local B = dofile(((arg and arg[0] or ""):match("^(.*)/") or ".") .. "/common.lua")
+local gochan = B.gochan
+local half = B.size(1000000) // 2
+local N = half * 2
+
+B.warmup()
+local t0 = B.now()
+local c1, c2 = gochan.chan(128), gochan.chan(128)
+local selector = gochan.go(function(c1, c2, n)
+  local select = gochan.select
+  local cases = { { "recv", c1 }, { "recv", c2 } }
+  local sum, hits = 0, { 0, 0 }
+  for _ = 1, n do
+    local i, v = select(cases)
+    sum = sum + v
+    hits[i] = hits[i] + 1
+  end
+  return sum, hits[1] == n // 2 and hits[2] == n // 2
+end, c1, c2, N)
+local feed = function(c, n) for i = 1, n do c:send(i) end end
+local p1 = gochan.go(feed, c1, half)
+local p2 = gochan.go(feed, c2, half)
+local sum, even = B.join(selector)
+B.join(p1); B.join(p2)
+local t = B.now() - t0
+assert(sum == 2 * (half * (half + 1) // 2), "SEL: wrong sum " .. tostring(sum))
+assert(even, "SEL: counts per channel are wrong")
+B.report("SEL", "selects_per_s", N / t)

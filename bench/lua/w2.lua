@@ -1,0 +1,23 @@
+-- W2 unbuffered ping-pong: two tasks, two unbuffered channels, N round
+-- trips (ping sends on a, pong answers on b).
+-- Usage: lua5.4 bench/lua/w2.lua [N=100000]; prints `W2 us_per_roundtrip <x>`.
+local B = dofile(((arg and arg[0] or ""):match("^(.*)/") or ".") .. "/common.lua")
+local gochan = B.gochan
+local N = B.size(100000)
+
+B.warmup()
+local t0 = B.now()
+local a, b = gochan.chan(), gochan.chan()
+local pong = gochan.go(function(a, b, n)
+  for _ = 1, n do b:send((a:recv()) + 1) end
+end, a, b, N)
+local ping = gochan.go(function(a, b, n)
+  local x = 0
+  for _ = 1, n do a:send(x); x = b:recv() end
+  return x
+end, a, b, N)
+local x = B.join(ping)
+B.join(pong)
+local t = B.now() - t0
+assert(x == N, "W2: wrong count " .. tostring(x))
+B.report("W2", "us_per_roundtrip", t / N * 1e6)
