@@ -50,13 +50,17 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size) {
   if (!L) {
     L = luaL_newstate();
     luaL_openlibs(L);
-    /* require() may find only what is already loaded */
-    lua_getglobal(L, "package");
-    lua_pushliteral(L, "");
-    lua_setfield(L, -2, "path");
-    lua_pushliteral(L, "");
-    lua_setfield(L, -2, "cpath");
-    lua_pop(L, 1);
+    /* require() may find only what is already loaded, and no module
+    ** that could touch the process or the files (a decoded metatable may
+    ** name any module function as its __gc) */
+    if (luaL_dostring(L,
+      "package.path, package.cpath = '', ''\n"
+      "for _, m in ipairs{'os', 'io', 'debug'} do\n"
+      "  package.loaded[m] = nil; _G[m] = nil\n"
+      "end\n"
+      "package.loadlib, _G.dofile, _G.loadfile = nil, nil, nil\n"
+      "table.remove(package.searchers, 4); table.remove(package.searchers, 3)"))
+      abort();
     transfer_open(L);
   }
   lua_settop(L, 0);
