@@ -1,19 +1,19 @@
 -- spec/helper.lua: run by busted before any spec (.busted 'helper') and
 -- required by the specs ("spec.helper") for timing utilities. Running it
--- twice in one state is harmless: paths are only added once.
+-- twice in one state is harmless: paths are only added when missing.
 
 local M = {}
 
 -- The specs run from the repository root against the build in build/.
--- .busted already sets these; this covers a busted started without it.
-local function addpath (path, entry)
-  if not (";" .. path .. ";"):find(";" .. entry:gsub("%p", "%%%0") .. ";") then
-    return entry .. ";" .. path
-  end
-  return path
+-- .busted (or busted --lpath/--cpath, e.g. build-asan/) normally sets the
+-- paths; only when the module can't be found that way are the defaults
+-- added, at the end, so that a path given on the command line always wins.
+if not package.searchpath("gochan", package.path) then
+  package.path = package.path .. ";lua/?.lua;lua/?/init.lua"
 end
-package.path = addpath(addpath(package.path, "lua/?/init.lua"), "lua/?.lua")
-package.cpath = addpath(package.cpath, "build/?.so")
+if not package.searchpath("gochan.core", package.cpath) then
+  package.cpath = package.cpath .. ";build/?.so"
+end
 
 -- CI runs the suite once with the collector always running (STYLE.md §8),
 -- so that a box collected at the wrong moment shows up as a crash here.
