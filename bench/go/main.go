@@ -17,13 +17,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // w1 is buffered throughput: one producer sends n integers into a channel
 // of capacity 128, one consumer sums them. Result: messages per second.
 func w1(n int) {
-	start := time.Now()
+	stop := startTimer()
 	ch := make(chan int, 128)
 	res := make(chan int)
 	go func() {
@@ -40,15 +41,15 @@ func w1(n int) {
 		close(ch)
 	}()
 	sum := <-res
-	el := time.Since(start).Seconds()
+	el, cpu := stop()
 	check(sum == n*(n+1)/2, "W1: wrong sum")
-	report("W1", "msgs_per_s", float64(n)/el)
+	report("W1", "msgs_per_s", float64(n)/el, "cpu_s", ms(cpu))
 }
 
 // w2 is unbuffered ping-pong: n round trips over two unbuffered channels.
 // Result: microseconds per round trip.
 func w2(n int) {
-	start := time.Now()
+	stop := startTimer()
 	a, b := make(chan int), make(chan int)
 	done := make(chan int)
 	go func() {
@@ -65,16 +66,16 @@ func w2(n int) {
 		done <- x
 	}()
 	x := <-done
-	el := time.Since(start).Seconds()
+	el, cpu := stop()
 	check(x == n, "W2: wrong count")
-	report("W2", "us_per_roundtrip", el/float64(n)*1e6)
+	report("W2", "us_per_roundtrip", el/float64(n)*1e6, "cpu_s", ms(cpu))
 }
 
 // w3 is spawn+join: n goroutines that do nothing, all started, then all
 // waited for. Go has no join; each goroutine closes its own done channel,
 // which is what a joinable handle costs. Result: microseconds per task.
 func w3(n int) {
-	start := time.Now()
+	stop := startTimer()
 	dones := make([]chan struct{}, n)
 	for i := range dones {
 		d := make(chan struct{})
@@ -84,8 +85,8 @@ func w3(n int) {
 	for _, d := range dones {
 		<-d
 	}
-	el := time.Since(start).Seconds()
-	report("W3", "us_per_task", el/float64(n)*1e6)
+	el, cpu := stop()
+	report("W3", "us_per_task", el/float64(n)*1e6, "cpu_s", ms(cpu))
 }
 
 // w4 is fan-in: 4 producers each send n/4 integers into one channel of
@@ -94,7 +95,7 @@ func w4(n int) {
 	const p = 4
 	per := n / p
 	n = per * p
-	start := time.Now()
+	stop := startTimer()
 	ch := make(chan int, 128)
 	for j := 0; j < p; j++ {
 		go func() {
@@ -112,16 +113,16 @@ func w4(n int) {
 		res <- sum
 	}()
 	sum := <-res
-	el := time.Since(start).Seconds()
+	el, cpu := stop()
 	check(sum == p*(per*(per+1)/2), "W4: wrong sum")
-	report("W4", "msgs_per_s", float64(n)/el)
+	report("W4", "msgs_per_s", float64(n)/el, "cpu_s", ms(cpu))
 }
 
 // w5 is like w1 with a fresh map[string]interface{} per message, the
 // closest Go has to a Lua table {id = i, name = "pizza", ok = true}.
 // Result: messages per second.
 func w5(n int) {
-	start := time.Now()
+	stop := startTimer()
 	ch := make(chan map[string]interface{}, 128)
 	res := make(chan int)
 	go func() {
@@ -140,16 +141,16 @@ func w5(n int) {
 		close(ch)
 	}()
 	sum := <-res
-	el := time.Since(start).Seconds()
+	el, cpu := stop()
 	check(sum == n*(n+1)/2, "W5: wrong sum")
-	report("W5", "msgs_per_s", float64(n)/el)
+	report("W5", "msgs_per_s", float64(n)/el, "cpu_s", ms(cpu))
 }
 
 // w6 is many tasks: n goroutines each blocked receiving on its own
 // unbuffered channel, then each released with one send, and all waited for.
 // Result: seconds, and the process's peak RSS.
 func w6(n int) {
-	start := time.Now()
+	stop := startTimer()
 	chans := make([]chan int, n)
 	results := make([]int, n)
 	var wg sync.WaitGroup
@@ -162,19 +163,19 @@ func w6(n int) {
 			wg.Done()
 		}(i)
 	}
-	spawned := time.Since(start).Seconds()
+	spawned, _ := stop()
 	for i, c := range chans {
 		c <- i + 1
 	}
 	wg.Wait()
-	el := time.Since(start).Seconds()
+	el, cpu := stop()
 	sum := 0
 	for _, v := range results {
 		sum += v
 	}
 	check(sum == n*(n+1)/2, "W6: wrong sum")
-	report("W6", "seconds", el, "peak_rss_kb", peakRSSKB(),
-		"spawned_s", strconv.FormatFloat(spawned, 'f', 3, 64))
+	report("W6", "seconds", el, "cpu_s", ms(cpu), "peak_rss_kb", peakRSSKB(),
+		"spawned_s", ms(spawned))
 }
 
 // sel: one goroutine selects over two channels (capacity 128 each) fed by
@@ -182,7 +183,7 @@ func w6(n int) {
 func sel(n int) {
 	half := n / 2
 	n = half * 2
-	start := time.Now()
+	stop := startTimer()
 	c1, c2 := make(chan int, 128), make(chan int, 128)
 	feed := func(c chan int) {
 		for i := 1; i <= half; i++ {
@@ -208,11 +209,32 @@ func sel(n int) {
 		res <- r
 	}()
 	r := <-res
-	el := time.Since(start).Seconds()
+	el, cpu := stop()
 	check(r.sum == 2*(half*(half+1)/2) && r.h1 == half && r.h2 == half,
 		"SEL: wrong sum or counts")
-	report("SEL", "selects_per_s", float64(n)/el)
+	report("SEL", "selects_per_s", float64(n)/el, "cpu_s", ms(cpu))
 }
+
+// startTimer starts the clocks; the function it returns gives the wall
+// seconds and the process's CPU seconds (user + system, all threads) since.
+func startTimer() func() (float64, float64) {
+	t0, c0 := time.Now(), cpuSeconds()
+	return func() (float64, float64) {
+		return time.Since(t0).Seconds(), cpuSeconds() - c0
+	}
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
+}
+
+// ms formats seconds with three decimals.
+func ms(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }
 
 // peakRSSKB is VmHWM from /proc/self/status (kB), or -1 where /proc is not
 // there.

@@ -7,7 +7,7 @@ local half = B.size(1000000) // 2
 local N = half * 2
 
 B.warmup()
-local t0 = B.now()
+local stop = B.timer()
 local c1, c2 = gochan.chan(128), gochan.chan(128)
 local selector = gochan.go(function(c1, c2, n)
   local select = gochan.select
@@ -25,7 +25,7 @@ local p1 = gochan.go(feed, c1, half)
 local p2 = gochan.go(feed, c2, half)
 local sum, even = B.join(selector)
 B.join(p1); B.join(p2)
-local t = B.now() - t0
+local t, cpu = stop()
 assert(sum == 2 * (half * (half + 1) // 2), "SEL: wrong sum " .. tostring(sum))
 assert(even, "SEL: counts per channel are wrong")
-B.report("SEL", "selects_per_s", N / t)
+B.report("SEL", "selects_per_s", N / t, "cpu_s", ("%.3f"):format(cpu))

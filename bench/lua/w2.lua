@@ -6,7 +6,7 @@ local gochan = B.gochan
 local N = B.size(100000)
 
 B.warmup()
-local t0 = B.now()
+local stop = B.timer()
 local a, b = gochan.chan(), gochan.chan()
 local pong = gochan.go(function(a, b, n)
   for _ = 1, n do b:send((a:recv()) + 1) end
@@ -18,6 +18,6 @@ local ping = gochan.go(function(a, b, n)
 end, a, b, N)
 local x = B.join(ping)
 B.join(pong)
-local t = B.now() - t0
+local t, cpu = stop()
 assert(x == N, "W2: wrong count " .. tostring(x))
-B.report("W2", "us_per_roundtrip", t / N * 1e6)
+B.report("W2", "us_per_roundtrip", t / N * 1e6, "cpu_s", ("%.3f"):format(cpu))

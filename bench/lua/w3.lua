@@ -7,9 +7,9 @@ local N = B.size(1000)
 local function nothing() end
 
 B.warmup()
-local t0 = B.now()
+local stop = B.timer()
 local tasks = {}
 for i = 1, N do tasks[i] = gochan.go(nothing) end
 for i = 1, N do B.join(tasks[i]) end
-local t = B.now() - t0
-B.report("W3", "us_per_task", t / N * 1e6)
+local t, cpu = stop()
+B.report("W3", "us_per_task", t / N * 1e6, "cpu_s", ("%.3f"):format(cpu))

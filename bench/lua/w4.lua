@@ -8,7 +8,7 @@ local per = B.size(1000000) // P
 local N = per * P
 
 B.warmup()
-local t0 = B.now()
+local stop = B.timer()
 local ch = gochan.chan(128)
 local consumer = gochan.go(function(c, n)
   local sum = 0
@@ -23,6 +23,6 @@ for p = 1, P do
 end
 local sum = B.join(consumer)
 for p = 1, P do B.join(producers[p]) end
-local t = B.now() - t0
+local t, cpu = stop()
 assert(sum == P * (per * (per + 1) // 2), "W4: wrong sum " .. tostring(sum))
-B.report("W4", "msgs_per_s", N / t)
+B.report("W4", "msgs_per_s", N / t, "cpu_s", ("%.3f"):format(cpu))

@@ -6,7 +6,7 @@ local gochan = B.gochan
 local N = B.size(200000)
 
 B.warmup()
-local t0 = B.now()
+local stop = B.timer()
 local ch = gochan.chan(128)
 local consumer = gochan.go(function(c)
   local sum = 0
@@ -21,6 +21,6 @@ local producer = gochan.go(function(c, n)
 end, ch, N)
 local sum = B.join(consumer)
 B.join(producer)
-local t = B.now() - t0
+local t, cpu = stop()
 assert(sum == N * (N + 1) // 2, "W5: wrong sum " .. tostring(sum))
-B.report("W5", "msgs_per_s", N / t)
+B.report("W5", "msgs_per_s", N / t, "cpu_s", ("%.3f"):format(cpu))
