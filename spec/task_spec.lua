@@ -734,7 +734,7 @@ describe("many tasks", function()
     for i = 1, 1000 do
       wg:go(function(g, o, x)
         local _, ok = g:recv(T)
-        o:send(ok and x or -1, T)
+        o:send(ok == false and x or -x, T)   -- false: woken by the close
       end, gate, out, i)
     end
     gochan.sleep(0.05)
