@@ -222,11 +222,9 @@ static int lgochan_print (lua_State *L) {
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   for (int i = 1; i <= n; i++) {
-    size_t len;
-    const char *s = luaL_tolstring(L, i, &len);
-    if (i > 1) luaL_addchar(&b, '\t');
+    if (i > 1) luaL_addchar(&b, '\t');   /* before the next push: the */
+    luaL_tolstring(L, i, NULL);          /* buffer must be on top here */
     luaL_addvalue(&b);
-    (void)s;
   }
   luaL_addchar(&b, '\n');
   luaL_pushresult(&b);
@@ -237,23 +235,123 @@ static int lgochan_print (lua_State *L) {
   return 0;
 }
 
-/* In the new state: libraries, the caller's package paths, the task flag,
-** gochan as a global, print. Runs protected. */
+/*
+** A task's state opens its libraries on first use, so that a blocked task
+** costs little memory: the globals table's __index opens the base library,
+** package (with the caller's paths), a standard library or gochan when one
+** of their names is first read. 'string' is opened at once (strings need
+** its metatable for method calls), and gochan.core too (its metatables
+** are needed to receive gochan objects).
+*/
+static const char PATHKEY = 'p';        /* registry: {path, cpath} */
+
+/* require "_G" (a module reference to a base function crosses by that
+** name) opens the base library like a first read of its names does */
+static int open_base (lua_State *L) {
+  lua_pushglobaltable(L);
+  lua_getfield(L, -1, "_G");     /* through lazy_index */
+  return 1;
+}
+
+static const luaL_Reg lazylibs[] = {
+  {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
+  {LUA_IOLIBNAME, luaopen_io}, {LUA_OSLIBNAME, luaopen_os},
+  {LUA_MATHLIBNAME, luaopen_math}, {LUA_UTF8LIBNAME, luaopen_utf8},
+  {LUA_DBLIBNAME, luaopen_debug}, {NULL, NULL}
+};
+
+static const char *const basenames[] = {
+  "assert", "collectgarbage", "dofile", "error", "getmetatable", "ipairs",
+  "loadfile", "load", "next", "pairs", "pcall", "print", "warn", "rawequal",
+  "rawlen", "rawget", "rawset", "select", "setmetatable", "tonumber",
+  "tostring", "type", "xpcall", "_G", "_VERSION", NULL
+};
+
+static void open_package (lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PATHKEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;                             /* already open */
+  }
+  luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);   /* paths package */
+  lua_rawgeti(L, -2, 1);
+  if (lua_isstring(L, -1)) lua_setfield(L, -2, "path"); else lua_pop(L, 1);
+  lua_rawgeti(L, -2, 2);
+  if (lua_isstring(L, -1)) lua_setfield(L, -2, "cpath"); else lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &PATHKEY);
+  lua_pop(L, 2);
+}
+
+
+/* _G.__index(t, k) in a task's state */
+static int lazy_index (lua_State *L) {
+  const char *k = lua_tostring(L, 2);
+  if (!k || lua_type(L, 2) != LUA_TSTRING) return 0;
+  for (int i = 0; basenames[i]; i++)
+    if (strcmp(k, basenames[i]) == 0) {
+      if (lua_rawgetp(L, LUA_REGISTRYINDEX, (void *)basenames) == LUA_TNIL) {
+        lua_pushboolean(L, 1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, (void *)basenames);
+        luaL_requiref(L, "_G", luaopen_base, 0);
+        lua_pushcfunction(L, lgochan_print);      /* whole lines */
+        lua_setfield(L, 1, "print");
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+      lua_rawget(L, 1);
+      return 1;
+    }
+  if (strcmp(k, "require") == 0 || strcmp(k, LUA_LOADLIBNAME) == 0) {
+    open_package(L);
+    lua_rawget(L, 1);
+    return 1;
+  }
+  for (const luaL_Reg *lib = lazylibs; lib->name; lib++)
+    if (strcmp(k, lib->name) == 0) {
+      open_package(L);                  /* so require finds it as loaded */
+      luaL_requiref(L, lib->name, lib->func, 1);
+      return 1;
+    }
+  if (strcmp(k, "gochan") == 0) {
+    open_package(L);
+    lua_getfield(L, 1, "require");
+    lua_pushliteral(L, "gochan");
+    lua_call(L, 1, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 1, "gochan");
+    return 1;
+  }
+  return 0;
+}
+
+/* In the new state: the task flag, gochan.core, string, the caller's
+** package paths for later, and the lazy globals. Runs protected. */
 static int setup_state (lua_State *L) {
-  const char *path = lua_tostring(L, 1), *cpath = lua_tostring(L, 2);
-  luaL_openlibs(L);
   lua_pushboolean(L, 1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &TASKSTATEKEY);
-  lua_getglobal(L, "package");
-  if (path) { lua_pushstring(L, path); lua_setfield(L, -2, "path"); }
-  if (cpath) { lua_pushstring(L, cpath); lua_setfield(L, -2, "cpath"); }
+  lua_createtable(L, 2, 0);
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, 2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &PATHKEY);
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+  luaL_requiref(L, "gochan.core", luaopen_gochan_core, 0);
+  lua_pop(L, 2);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (const luaL_Reg *lib = lazylibs; lib->name; lib++) {
+    lua_pushcfunction(L, lib->func);     /* require(name) works before use */
+    lua_setfield(L, -2, lib->name);
+  }
+  lua_pushcfunction(L, open_base);
+  lua_setfield(L, -2, "_G");
   lua_pop(L, 1);
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "gochan");
-  lua_call(L, 1, 1);
-  lua_setglobal(L, "gochan");
-  lua_pushcfunction(L, lgochan_print);
-  lua_setglobal(L, "print");
+  lua_pushglobaltable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, lazy_index);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
   return 0;
 }
 

@@ -82,8 +82,10 @@ struct scratch {
   unsigned flags;         /* TBUF_* of the buffer being built */
   int depth;
   bool busy;
-  int npath;
-  struct seg path[3 * MAXDEPTH + 4];
+  int npath;              /* segments pushed; those < pathcap are stored */
+  int pathcap;            /* grown on demand: a state that never sends a
+                             deep value keeps this small (tasks are many) */
+  struct seg *path;
 };
 
 /*
@@ -109,11 +111,11 @@ static const char SCRATCHMT = 's';
 /* ---- scratch ---- */
 
 static void scratch_init (struct scratch *s) {
-  memset(s, 0, offsetof(struct scratch, path));
+  memset(s, 0, sizeof *s);
 }
 
 static void scratch_free (struct scratch *s) {
-  free(s->data); free(s->objs); free(s->memo);
+  free(s->data); free(s->objs); free(s->memo); free(s->path);
   scratch_init(s);
 }
 
@@ -481,10 +483,11 @@ static int refuse (struct enc *en, int idx, const char *root, const char *why) {
   lua_pushliteral(L, "cannot transfer ");
   if (why) lua_pushstring(L, why); else pushwhat(L, idx);
   lua_pushfstring(L, " (at %s", root);
-  for (int i = 0; i < s->npath; i++) {
-    if (s->npath > 16 && i == 8) {     /* keep the ends of a long path */
+  int npath = s->npath < s->pathcap ? s->npath : s->pathcap;
+  for (int i = 0; i < npath; i++) {
+    if (npath > 16 && i == 8) {     /* keep the ends of a long path */
       lua_pushliteral(L, "...");
-      i = s->npath - 8;
+      i = npath - 8;
     }
     pushseg(L, &s->path[i]);
     lua_concat(L, 2);
@@ -541,8 +544,18 @@ static int encmodule (struct enc *en, int idx, bool must, bool *found) {
 
 static int encvalue (struct enc *en, int idx, const char *root);
 
+/* Record one step of the path to the value being encoded (for refusal
+** messages). Out of memory, the step is counted but not stored, and the
+** message shows what was stored. */
 static int pushpath (struct scratch *s, int kind, int keyidx, const char *up) {
-  s->path[s->npath++] = (struct seg){ kind, keyidx, up };
+  if (s->npath >= s->pathcap) {
+    int ncap = s->pathcap ? 2 * s->pathcap : 16;
+    struct seg *np = realloc(s->path, (size_t)ncap * sizeof *np);
+    if (np) { s->path = np; s->pathcap = ncap; }
+  }
+  if (s->npath < s->pathcap)
+    s->path[s->npath] = (struct seg){ kind, keyidx, up };
+  s->npath++;
   return 0;
 }
 
