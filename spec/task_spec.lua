@@ -153,6 +153,22 @@ describe("gochan.go", function()
     assert.same({ n = 3, true, nil, "function" }, res)
   end)
 
+  it("gives the task the whole standard library", function()
+    local res = run(function()
+      local out = {}
+      for _, name in ipairs { "string", "table", "math", "io", "os", "coroutine",
+                              "utf8", "debug", "package" } do
+        out[#out + 1] = type(_G[name]) == "table" and rawequal(_G[name], package.loaded[name])
+      end
+      out[#out + 1] = ("%d"):format(7)                 -- string methods
+      out[#out + 1] = require("gochan.core") == gochan   -- a C module by cpath
+      out[#out + 1] = type(select) == "function" and type(load) == "function"
+      return table.unpack(out)
+    end)
+    assert.same({ n = 13, true, true, true, true, true, true, true, true, true, true,
+                  "7", true, true }, res)
+  end)
+
   it("gives the task its own standard library tables", function()
     string.gochan_spec_mark = true
     local res = run(function() return string.gochan_spec_mark end)
