@@ -636,6 +636,11 @@ static int encfunction (struct enc *en, int f, const char *root, uint32_t fref) 
     }
     if (!memo_add(s, id, (uint64_t)fref << 8 | (uint64_t)i)) return E_NOMEM;
     const char *name = lua_getupvalue(L, f, i);
+    if (name && strcmp(name, "_ENV") == 0) {  /* API.md: _ENV becomes the */
+      lua_pop(L, 1);                          /* receiver's globals, whatever */
+      if (!puttag(s, T_GLOBALS)) return E_NOMEM;  /* table it is here */
+      continue;
+    }
     pushpath(s, SEG_UPVAL, 0, (name && *name) ? name : "?");
     int r = encvalue(en, lua_gettop(L), root);
     s->npath--;
