@@ -95,19 +95,41 @@ gostatus chan_tryrecv (struct chan *c, struct tvalue *out, bool *ok,
   return GO_OK;
 }
 
+gostatus chan_try_send (struct chan *c, struct tvalue *v) {
+  struct op *wake = NULL;
+  pthread_mutex_lock(&c->mu);
+  gostatus st = chan_trysend(c, v, &wake);
+  pthread_mutex_unlock(&c->mu);
+  if (wake) op_wake(wake);
+  return st;
+}
+
+gostatus chan_try_recv (struct chan *c, struct tvalue *out, bool *ok) {
+  struct op *wake = NULL;
+  pthread_mutex_lock(&c->mu);
+  gostatus st = chan_tryrecv(c, out, ok, &wake);
+  pthread_mutex_unlock(&c->mu);
+  if (wake) op_wake(wake);
+  return st;
+}
+
 gostatus chan_send (struct chan *c, struct tvalue *v, int64_t deadline) {
+  gostatus st = chan_try_send(c, v);
+  if (st != GO_AGAIN || deadline == GO_NOW) return st;
   struct selcase sc = { .c = c, .dir = SEL_SEND, .v = *v };
   int chosen;
-  gostatus st = sel_wait(&sc, 1, deadline, &chosen);
+  st = sel_wait(&sc, 1, deadline, &chosen);
   *v = sc.v;            /* nil if taken; the caller's value otherwise */
   return st;
 }
 
 gostatus chan_recv (struct chan *c, struct tvalue *out, bool *ok,
                     int64_t deadline) {
+  gostatus st = chan_try_recv(c, out, ok);
+  if (st != GO_AGAIN || deadline == GO_NOW) return st;
   struct selcase sc = { .c = c, .dir = SEL_RECV, .v = TVALUE_NIL };
   int chosen;
-  gostatus st = sel_wait(&sc, 1, deadline, &chosen);
+  st = sel_wait(&sc, 1, deadline, &chosen);
   *out = sc.v;
   *ok = sc.ok;
   return st;

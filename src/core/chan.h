@@ -27,6 +27,11 @@ gostatus chan_send (struct chan *c, struct tvalue *v, int64_t deadline);
 ** value) or *ok = false (closed and drained, *out nil). Else as above. */
 gostatus chan_recv (struct chan *c, struct tvalue *out, bool *ok,
                     int64_t deadline);
+/* One non-blocking step, without the select machinery (the fast path of
+** every send and recv): GO_OK, GO_CLOSED (send), or GO_AGAIN. */
+gostatus chan_try_send (struct chan *c, struct tvalue *v);
+gostatus chan_try_recv (struct chan *c, struct tvalue *out, bool *ok);
+
 /* GO_OK, or GO_CLOSED if already closed. Wakes every blocked receiver
 ** (nil, false) and sender (GO_CLOSED). */
 gostatus chan_close (struct chan *c);

@@ -112,7 +112,11 @@ static int lchan_send (lua_State *L) {
   if (lt) ltask_cases(L, lt, 1);                 /* may raise: nothing held */
   struct tvalue v = TVALUE_NIL;
   lgochan_pack(L, 2, &v, "value");               /* may raise: nothing held */
-  if (lt) return taskop(L, lt, c, SEL_SEND, &v, deadline);
+  if (lt) {
+    gostatus st = chan_try_send(c, &v);          /* the common case: done */
+    if (st != GO_AGAIN) return sendresult(L, st, &v);
+    return taskop(L, lt, c, SEL_SEND, &v, deadline);
+  }
   return sendresult(L, chan_send(c, &v, deadline), &v);
 }
 
@@ -132,6 +136,8 @@ static int lchan_recv (lua_State *L) {
   bool ok = false;
   struct ltask *lt = ltask_mayblock(deadline) ? ltask_current(L) : NULL;
   if (lt) {
+    gostatus st = chan_try_recv(c, &v, &ok);     /* the common case: done */
+    if (st != GO_AGAIN) return recvresult(L, st, &v, ok);
     ltask_cases(L, lt, 1);
     return taskop(L, lt, c, SEL_RECV, &v, deadline);
   }
@@ -181,12 +187,14 @@ static int lchan_rangenext (lua_State *L) {
   bool ok = false;
   struct ltask *lt = ltask_current(L);
   if (lt) {
+    gostatus st = chan_try_recv(c, &v, &ok);     /* the common case: done */
+    if (st != GO_AGAIN) return rangeresult(L, st, &v, ok);
     struct selcase *cs = ltask_cases(L, lt, 1);
     cs->c = c;
     cs->dir = SEL_RECV;
     ltask_prepare(lt, "recv on gochan.chan", c);
     int chosen;
-    gostatus st = sel_begin(cs, 1, lt->ws, &lt->t->op, true, &chosen);
+    st = sel_begin(cs, 1, lt->ws, &lt->t->op, true, &chosen);
     if (st == GO_AGAIN)
       return ltask_park(L, lt, PEND_SEL, NULL, GO_NEVER, 0, range_k);
     return rangeresult(L, st, &cs->v, cs->ok);

@@ -110,6 +110,13 @@ struct obj *lgochan_toobj (lua_State *L, int idx) {
 }
 
 struct obj *lgochan_checkobj (lua_State *L, int arg, const char *tname) {
+  /* fast path: a box of ours (one raw lookup by address in its metatable)
+  ** of the right type; luaL_checkudata would look the metatable up by
+  ** name, interning the string, on every call */
+  struct obj *o = lgochan_toobj(L, arg);
+  if (o && (typemt[o->type] == tname || strcmp(typemt[o->type], tname) == 0))
+    return o;
+  /* slow path: the standard error, or a box emptied by its __gc */
   struct obj **box = (struct obj **)luaL_checkudata(L, arg, tname);
   if (!*box)  /* only a box resurrected after its __gc */
     luaL_argerror(L, arg, "object already collected");
