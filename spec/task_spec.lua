@@ -10,16 +10,6 @@
 local gochan = require "gochan"
 local helper = require "spec.helper"
 
--- busted runs this file with its own environment table, so every function
--- below would carry that table as its _ENV upvalue, and gochan.go would
--- deep-copy busted's whole context into each task (slow, and refused as
--- soon as another spec left a file handle in it). The functions here use
--- the real globals instead; the busted names they need are locals. (The
--- rule for a foreign _ENV itself is checked by "gochan.go runs a function
--- whose _ENV is not the globals table".)
-local describe, it, after_each, assert = describe, it, after_each, assert
-local _ENV = _G    -- luacheck: ignore 211 (used by every global access below)
-
 local T = 5          -- timeout (seconds) for calls that should not wait long
 
 -- Live tasks after everything was joined: a task leaves the live list just
@@ -142,8 +132,9 @@ describe("gochan.go", function()
   end)
 
   it("runs a function whose _ENV is not the globals table with the task's globals", function()
-    -- API.md: "_ENV becomes the receiver's globals". A sandbox (or
-    -- busted's file environment) is not copied into the task.
+    -- API.md: "_ENV becomes the receiver's globals". A sandbox is not
+    -- copied into the task (nor is busted's environment of this file, which
+    -- every function here has as its _ENV).
     local env = setmetatable({ sandboxed = io.tmpfile() }, { __index = _G })
     local fn = load("return function() return sandboxed, type(print) end",
                     "=sandboxed", "t", env)()
