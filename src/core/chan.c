@@ -30,7 +30,7 @@ struct chan *chan_new (size_t cap) {
   }
   obj_init(&c->hdr, OBJ_CHAN, chan_destroy);
   c->cap = cap;
-  pthread_mutex_init(&c->mu, NULL);
+  go_mutex_init(&c->mu);
   c->len = c->head = 0;
   waitq_init(&c->recvq);
   waitq_init(&c->sendq);

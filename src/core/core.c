@@ -3,6 +3,7 @@
 ** generator and the always-on assertion of the core.
 */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -39,6 +40,16 @@ uint32_t go_rand (void) {
 
 uint32_t go_randn (uint32_t n) {
   return (uint32_t)(((uint64_t)go_rand() * n) >> 32);   /* Lemire, no modulo */
+}
+
+void go_mutex_init (void *m) {
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+  pthread_mutex_init((pthread_mutex_t *)m, &a);
+  pthread_mutexattr_destroy(&a);
 }
 
 const char *go_strstatus (gostatus st) {

@@ -43,6 +43,10 @@ uint32_t go_randn (uint32_t n);        /* uniform in [0, n), n > 0 */
 
 const char *go_strstatus (gostatus st);
 
+/* Initialise a mutex of the core: adaptive where the C library has it
+** (spins briefly before sleeping: the sections it guards are short). */
+void go_mutex_init (void *pthread_mutex);
+
 /* Checks of impossible states; stay on in every build, CI included. */
 void go_assert_fail (const char *expr, const char *file, int line);
 #define GOCHAN_ASSERT(e) \

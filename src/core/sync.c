@@ -30,7 +30,7 @@ struct waitgroup *wg_new (void) {
   struct waitgroup *wg = malloc(sizeof *wg);
   if (!wg) return NULL;
   obj_init(&wg->hdr, OBJ_WAITGROUP, wg_destroy);
-  pthread_mutex_init(&wg->mu, NULL);
+  go_mutex_init(&wg->mu);
   wg->count = 0;
   waitq_init(&wg->waiters);
   return wg;
@@ -133,7 +133,7 @@ struct gmutex *mutex_new (void) {
   struct gmutex *m = malloc(sizeof *m);
   if (!m) return NULL;
   obj_init(&m->hdr, OBJ_MUTEX, mutex_destroy);
-  pthread_mutex_init(&m->mu, NULL);
+  go_mutex_init(&m->mu);
   m->locked = false;
   waitq_init(&m->waiters);
   return m;
