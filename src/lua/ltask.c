@@ -240,8 +240,8 @@ static int lgochan_print (lua_State *L) {
 ** costs little memory: the globals table's __index opens the base library,
 ** package (with the caller's paths), a standard library or gochan when one
 ** of their names is first read. 'string' is opened at once (strings need
-** its metatable for method calls), and gochan.core too (its metatables
-** are needed to receive gochan objects).
+** its metatable for method calls and arithmetic coercion); the metatable
+** of a gochan type is made when the first object of that type arrives.
 */
 static const char PATHKEY = 'p';        /* registry: {path, cpath} */
 
@@ -336,8 +336,9 @@ static int setup_state (lua_State *L) {
   lua_rawseti(L, -2, 2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &PATHKEY);
   luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
-  luaL_requiref(L, "gochan.core", luaopen_gochan_core, 0);
-  lua_pop(L, 2);
+  lua_pop(L, 1);
+  transfer_open(L);            /* gochan.core opens when gochan is required;
+                                  object types make their metatables lazily */
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   for (const luaL_Reg *lib = lazylibs; lib->name; lib++) {
     lua_pushcfunction(L, lib->func);     /* require(name) works before use */
@@ -624,13 +625,13 @@ void ltask_open (lua_State *L) {              /* M */
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
-  /* wg:go lives with the waitgroup's methods */
-  if (luaL_getmetatable(L, GOCHAN_WAITGROUP_MT) == LUA_TTABLE &&
-      lua_getfield(L, -1, "__index") == LUA_TTABLE) {
-    lua_pushcfunction(L, lwg_go);
-    lua_setfield(L, -2, "go");
-    lua_pop(L, 1);
+  /* wg:go lives with the waitgroup's methods (if that type is open here) */
+  if (luaL_getmetatable(L, GOCHAN_WAITGROUP_MT) == LUA_TTABLE) {  /* M wgmt */
+    if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {       /* M wgmt idx */
+      lua_pushcfunction(L, lwg_go);
+      lua_setfield(L, -2, "go");
+    }
+    lua_pop(L, 1);                                            /* M wgmt */
   }
-  else lua_pop(L, 1);
-  lua_pop(L, 1);
+  lua_pop(L, 1);                                              /* M */
 }

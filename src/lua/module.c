@@ -66,12 +66,30 @@ static void pushcache (lua_State *L) {
   }                                           /* cache */
 }
 
+/* A task's state makes a type's metatable when it first gets an object of
+** that type (a blocked task then costs little memory). The openers also
+** fill a module table: here a scratch one, dropped at once. */
+static void openlazy (lua_State *L, enum objtype t) {
+  lua_newtable(L);
+  switch (t) {
+    case OBJ_CHAN: lchan_open(L); break;
+    case OBJ_TICKER: ltime_open(L); break;
+    case OBJ_TASK: ltask_open(L); break;
+    default: lsync_open(L); ltask_open(L); break;   /* ltask adds wg:go */
+  }
+  lua_pop(L, 1);
+}
+
 struct obj **lgochan_newbox (lua_State *L, enum objtype t) {
   GOCHAN_ASSERT(t > 0 && t < OBJ_NTYPES && typemt[t]);
   struct obj **box = (struct obj **)lua_newuserdatauv(L, sizeof *box, 1);
   *box = NULL;                                /* __gc-safe from here on */
-  if (luaL_getmetatable(L, typemt[t]) != LUA_TTABLE)
-    luaL_error(L, "%s is not available in this state", typemt[t]);
+  if (luaL_getmetatable(L, typemt[t]) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    openlazy(L, t);
+    if (luaL_getmetatable(L, typemt[t]) != LUA_TTABLE)
+      luaL_error(L, "%s is not available in this state", typemt[t]);
+  }
   lua_setmetatable(L, -2);
   return box;                                 /* box */
 }
