@@ -106,8 +106,15 @@ static void preempt_hook (lua_State *L, lua_Debug *ar) {
   }
 }
 
+static void clear_vals (struct tvalue *vals, int n) {
+  for (int i = 0; i < n; i++) tvalue_clear(&vals[i]);
+}
+
 static void free_ltask (struct ltask *lt) {
   if (lt->L) lua_close(lt->L);
+  if (lt->vals) { clear_vals(lt->vals, lt->nvals); free(lt->vals); }
+  free(lt->path);
+  free(lt->cpath);
   if (lt->wg) {
     wg_add(lt->wg, -1);              /* wg:go: done, also when it failed */
     obj_release((struct obj *)lt->wg);
@@ -149,8 +156,52 @@ static void fail_results (struct ltask *lt, struct tvalue **res, int *nres) {
   lua_pop(lt->L, 1);
 }
 
+static int setup_state (lua_State *L);
+static int decode_args (lua_State *L);
+
+/* The first slice: make the task's state and decode its function and
+** arguments there. False (message pushed on 'lt->L', or none) on failure. */
+static bool task_start (struct ltask *lt) {
+  lua_State *NL = luaL_newstate();
+  if (!NL) return false;
+  lt->L = NL;
+  lua_pushcfunction(NL, setup_state);
+  lua_pushstring(NL, lt->path);
+  lua_pushstring(NL, lt->cpath);
+  if (lua_pcall(NL, 2, 0, 0) != LUA_OK) return false;
+  lt->co = lua_newthread(NL);
+  luaL_ref(NL, LUA_REGISTRYINDEX);          /* anchored for its life */
+  lua_pushcfunction(lt->co, decode_args);
+  lua_pushlightuserdata(lt->co, lt->vals);
+  lua_pushinteger(lt->co, lt->nvals);
+  if (lua_pcall(lt->co, 2, lt->nvals, 0) != LUA_OK) {   /* fn args... */
+    lua_xmove(lt->co, NL, 1);
+    lt->co = NULL;
+    return false;
+  }
+  free(lt->vals);                           /* all consumed */
+  lt->vals = NULL;
+  free(lt->path); free(lt->cpath);
+  lt->path = lt->cpath = NULL;
+  lua_sethook(lt->co, preempt_hook, LUA_MASKCOUNT, HOOK_COUNT);
+  return true;
+}
+
 static int task_run (struct task *t) {
   struct ltask *lt = t->ud;
+  if (!lt->co && !task_start(lt)) {
+    const char *msg = lt->L ? lua_tostring(lt->L, -1) : NULL;
+    char buf[512];
+    snprintf(buf, sizeof buf, "cannot start the task: %s",
+             msg ? msg : "not enough memory");
+    report_failure(t, buf);
+    struct tvalue *res = calloc(1, sizeof *res);
+    int n = res && tvalue_setstr(res, buf, strlen(buf)) == GO_OK;
+    t->ud = NULL;
+    free_ltask(lt);
+    task_finish(t, true, res, n);
+    return RUN_DONE;
+  }
   lua_State *co = lt->co;
   int nres, st;
   lt->parking = false;
@@ -366,85 +417,61 @@ static int decode_args (lua_State *L) {
   return n;
 }
 
-static void clear_vals (struct tvalue *vals, int n) {
-  for (int i = 0; i < n; i++) tvalue_clear(&vals[i]);
+static char *dupfield (lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  size_t len;
+  const char *s = lua_tolstring(L, -1, &len);
+  char *d = NULL;
+  if (s && (d = malloc(len + 1)) != NULL) memcpy(d, s, len + 1);
+  lua_pop(L, 1);
+  return d;
 }
 
 /* Start fn(...) as a task; 'wg' (or NULL) is wg:go's waitgroup, already
-** added to by the caller. Leaves the task box on top. */
+** added to by the caller. Packs the function and arguments (refusals raise
+** here, with nothing held) and queues the task: its state is made by its
+** first slice, on a worker. Leaves the task box on top. */
 static int spawn (lua_State *L, int first, struct waitgroup *wg) {
   int n = lua_gettop(L) - first + 1;
   if (lua_type(L, first) != LUA_TFUNCTION)
     return luaL_typeerror(L, first, "function");
-  struct tvalue *vals = lua_newuserdatauv(L, (size_t)n * sizeof *vals, 0);
-  for (int i = 0; i < n; i++) vals[i] = TVALUE_NIL;
+  gostatus st = sched_start(config_workers, &hooks);
+  if (st != GO_OK) return lgochan_raise(L, st);
+  struct ltask *lt = calloc(1, sizeof *lt);
+  struct tvalue *vals = calloc((size_t)n, sizeof *vals);
+  struct task *t = lt && vals ? task_new(lt) : NULL;
+  if (!t) { free(lt); free(vals); return lgochan_raise(L, GO_NOMEM); }
+  lt->t = t;
+  lt->vals = vals;              /* all nil: free_ltask may clear them */
+  lt->nvals = n;
+  lgochan_pushobj(L, &t->hdr);  /* the box owns 't' from here on */
+  obj_release(&t->hdr);
   for (int i = 0; i < n; i++) {
     char root[32];
     if (i == 0) snprintf(root, sizeof root, "function");
     else snprintf(root, sizeof root, "argument #%d", i + 1);
     if (!transfer_pack(L, first + i, &vals[i], root)) {
-      clear_vals(vals, i);
+      t->ud = NULL;
+      free_ltask(lt);           /* clears what was packed */
+      task_finish(t, true, NULL, 0);
       return lgochan_packerror(L);
     }
   }
-  gostatus st = sched_start(config_workers, &hooks);
-  if (st != GO_OK) { clear_vals(vals, n); return lgochan_raise(L, st); }
-  struct ltask *lt = calloc(1, sizeof *lt);
-  lua_State *NL = luaL_newstate();
-  struct task *t = lt ? task_new(lt) : NULL;
-  if (!lt || !NL || !t) {
-    if (NL) lua_close(NL);
-    free(lt);
-    if (t) obj_release(&t->hdr);
-    clear_vals(vals, n);
-    return lgochan_raise(L, GO_NOMEM);
-  }
-  lt->t = t;
-  lt->L = NL;
-  /* the caller's package paths */
-  lua_getglobal(L, "package");
-  const char *path = NULL, *cpath = NULL;
-  if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, "path");
-    lua_getfield(L, -2, "cpath");
-    path = lua_tostring(L, -2);
-    cpath = lua_tostring(L, -1);
-  }
-  lua_pushcfunction(NL, setup_state);
-  lua_pushstring(NL, path);
-  lua_pushstring(NL, cpath);
-  int rc = lua_pcall(NL, 2, 0, 0);
-  if (rc == LUA_OK) {
-    lt->co = lua_newthread(NL);
-    luaL_ref(NL, LUA_REGISTRYINDEX);          /* anchored for its life */
-    lua_pushcfunction(lt->co, decode_args);
-    lua_pushlightuserdata(lt->co, vals);
-    lua_pushinteger(lt->co, n);
-    rc = lua_pcall(lt->co, 2, n, 0);          /* fn args... on co */
-  }
-  if (rc != LUA_OK) {
-    lua_pushfstring(L, "gochan.go: cannot start the task: %s",
-                    lua_tostring(lt->co ? lt->co : NL, -1));
-    clear_vals(vals, n);
-    t->ud = NULL;
-    obj_release(&t->hdr);
-    lua_close(NL);
-    free(lt);
-    return lua_error(L);
-  }
   lt->nargs = n - 1;
-  lua_sethook(lt->co, preempt_hook, LUA_MASKCOUNT, HOOK_COUNT);
+  if (lua_getglobal(L, "package") == LUA_TTABLE) {
+    lt->path = dupfield(L, -1, "path");
+    lt->cpath = dupfield(L, -1, "cpath");
+  }
+  lua_pop(L, 1);
   if (wg) { obj_retain((struct obj *)wg); lt->wg = wg; }
-  lgochan_pushobj(L, &t->hdr);                /* ... box */
   st = sched_spawn(t);
-  obj_release(&t->hdr);                       /* the box holds it now */
   if (st != GO_OK) {
     t->ud = NULL;
     free_ltask(lt);
     task_finish(t, true, NULL, 0);
     return lgochan_raise(L, st);
   }
-  return 1;
+  return 1;                     /* box */
 }
 
 /* gochan.go(fn, ...) -> task */

@@ -18,8 +18,12 @@ enum { PEND_NONE = 0, PEND_SEL, PEND_WG, PEND_MUTEX, PEND_JOIN, PEND_SLEEP };
 
 struct ltask {
   struct task *t;
-  lua_State *L;            /* the task's own state */
+  lua_State *L;            /* the task's own state; made by its first slice,
+                              on a worker, so that gochan.go is cheap */
   lua_State *co;           /* the coroutine that runs its function */
+  struct tvalue *vals;     /* until then: the function and its arguments */
+  int nvals;
+  char *path, *cpath;      /* and the caller's package paths (or NULL) */
   int nargs;               /* for the first resume */
   bool started;
   bool parking;            /* set by ltask_park: the slice ends in RUN_PARK */
@@ -31,7 +35,6 @@ struct ltask {
   struct selcase *cs;      /* 'ncap' cases and waiters, reused */
   struct waiter *ws;
   int n, ncap;
-  char what[72];           /* what it waits on, for gochan.tasks() */
 };
 
 /* The running task if 'L' may park by yielding here, else NULL. */
