@@ -4,6 +4,7 @@
 ** (sched.h). Here: gochan.go, wg:go, task:join/status, gochan.config,
 ** gochan.tasks, gochan.print, and how a task parks by yielding.
 */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +306,7 @@ static int open_base (lua_State *L) {
 }
 
 static const luaL_Reg lazylibs[] = {
+  {LUA_STRLIBNAME, luaopen_string},
   {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
   {LUA_IOLIBNAME, luaopen_io}, {LUA_OSLIBNAME, luaopen_os},
   {LUA_MATHLIBNAME, luaopen_math}, {LUA_UTF8LIBNAME, luaopen_utf8},
@@ -318,11 +320,21 @@ static const char *const basenames[] = {
   "tostring", "type", "xpcall", "_G", "_VERSION", NULL
 };
 
+static int open_base (lua_State *L);
+
 static void open_package (lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PATHKEY) != LUA_TTABLE) {
     lua_pop(L, 1);
     return;                             /* already open */
   }
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (const luaL_Reg *lib = lazylibs; lib->name; lib++) {
+    lua_pushcfunction(L, lib->func);     /* require(name) works before use */
+    lua_setfield(L, -2, lib->name);
+  }
+  lua_pushcfunction(L, open_base);
+  lua_setfield(L, -2, "_G");
+  lua_pop(L, 1);
   luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);   /* paths package */
   lua_rawgeti(L, -2, 1);
   if (lua_isstring(L, -1)) lua_setfield(L, -2, "path"); else lua_pop(L, 1);
@@ -375,6 +387,60 @@ static int lazy_index (lua_State *L) {
   return 0;
 }
 
+/*
+** Strings need a metatable before the string library is open: method
+** calls ("x"):upper() and arithmetic coercion ("10" + 1) go through it.
+** The lazy one has the library's own arithmetic metamethods (C functions,
+** the same in every state: read once from a scratch state) and an __index
+** that opens the library, which installs its real metatable.
+*/
+static const char *const arith[] = {
+  "__add", "__sub", "__mul", "__mod", "__pow", "__div", "__idiv", "__unm",
+  NULL
+};
+static lua_CFunction arithf[8];
+static pthread_once_t arith_once = PTHREAD_ONCE_INIT;
+
+static void read_arith (void) {
+  lua_State *L = luaL_newstate();
+  if (!L) return;
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);
+  lua_pushliteral(L, "");
+  if (lua_getmetatable(L, -1))
+    for (int i = 0; arith[i]; i++) {
+      lua_getfield(L, -1, arith[i]);
+      arithf[i] = lua_tocfunction(L, -1);
+      lua_pop(L, 1);
+    }
+  lua_close(L);
+}
+
+static int lazy_string_index (lua_State *L) {     /* (s, k) */
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);  /* real metatable */
+  lua_pushvalue(L, 2);
+  lua_rawget(L, -2);                                    /* string[k] */
+  return 1;
+}
+
+static void lazy_string_metatable (lua_State *L) {
+  pthread_once(&arith_once, read_arith);
+  if (!arithf[0]) {                 /* could not read them: open it now */
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushliteral(L, "");
+  lua_createtable(L, 0, 9);
+  for (int i = 0; arith[i]; i++) {
+    lua_pushcfunction(L, arithf[i]);
+    lua_setfield(L, -2, arith[i]);
+  }
+  lua_pushcfunction(L, lazy_string_index);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+}
+
 /* In the new state: the task flag, gochan.core, string, the caller's
 ** package paths for later, and the lazy globals. Runs protected. */
 static int setup_state (lua_State *L) {
@@ -386,18 +452,9 @@ static int setup_state (lua_State *L) {
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, 2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &PATHKEY);
-  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
-  lua_pop(L, 1);
+  lazy_string_metatable(L);
   transfer_open(L);            /* gochan.core opens when gochan is required;
                                   object types make their metatables lazily */
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  for (const luaL_Reg *lib = lazylibs; lib->name; lib++) {
-    lua_pushcfunction(L, lib->func);     /* require(name) works before use */
-    lua_setfield(L, -2, lib->name);
-  }
-  lua_pushcfunction(L, open_base);
-  lua_setfield(L, -2, "_G");
-  lua_pop(L, 1);
   lua_pushglobaltable(L);
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, lazy_index);
