@@ -34,8 +34,6 @@
 #define STUCK_NS 20000000           /* replace a worker after 20 ms */
 #define STEAL_NEXT_NS 1000000       /* runnext stealable after 1 ms */
 #define MONITOR_NS 2000000          /* monitor period */
-#define SPIN_NS 50000               /* an idle worker looks for work this
-                                       long before it sleeps */
 
 struct worker {
   int id;
@@ -68,11 +66,6 @@ static struct worker *workers[MAXW];            /* guarded by smu */
 static atomic_int nw;               /* workers[0..nw) exist */
 static struct worker *idle_top;                 /* guarded by smu */
 static atomic_int nidle, nstuck, nexited;
-/* Workers spinning for work (at most one). While one spins, a pusher does
-** not wake a sleeping worker: the spinner will take the work. A spinner
-** stops spinning before it publishes itself idle and re-checks nqueued,
-** so (all seq_cst) a push that saw it spinning is never missed. */
-static atomic_int nspinning;
 static atomic_long nqueued, nrunning;
 static atomic_long nrunnext;         /* of nqueued, those in runnext slots:
                                        not work for an idle worker to take */
@@ -272,7 +265,7 @@ static void gq_push (struct task *t) {
   pthread_mutex_unlock(&smu);
   atomic_fetch_add(&nqueued, 1);
   atomic_fetch_add(&progress, 1);
-  if (atomic_load(&nidle) > 0 && atomic_load(&nspinning) == 0) wake_idle();
+  if (atomic_load(&nidle) > 0) wake_idle();
 }
 
 static struct task *gq_pop (void) {       /* smu held */
@@ -322,8 +315,7 @@ static void make_runnable (struct task *t, bool next) {
   pthread_mutex_unlock(&w->mu);
   atomic_fetch_add(&nqueued, 1);
   atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
-  if (spill && atomic_load(&nidle) > 0 && atomic_load(&nspinning) == 0)
-    wake_idle();
+  if (spill && atomic_load(&nidle) > 0) wake_idle();
 }
 
 void task_wake (struct op *op) {
@@ -418,32 +410,6 @@ static void drop_task (struct task *t) {
   obj_release(&t->hdr);
 }
 
-static inline void cpu_relax (void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
-/* Look for work a little before sleeping (a futex sleep and wake cost
-** far more than a short spin when work arrives every few microseconds).
-** True if there may be work now. */
-static bool spin_for_work (void) {
-  int zero = 0;
-  if (!atomic_compare_exchange_strong(&nspinning, &zero, 1)) return false;
-  int64_t until = go_now() + SPIN_NS;
-  bool found = false;
-  for (int i = 0; !found; i++) {
-    found = atomic_load(&nqueued) - atomic_load(&nrunnext) > 0 ||
-            atomic_load(&shutting);
-    if ((i & 63) == 63 && go_now() > until) break;
-    cpu_relax();
-  }
-  atomic_fetch_sub(&nspinning, 1);
-  return found;
-}
-
 /* Park until woken. Returns false if the worker should exit. */
 static bool idle_park (struct worker *w) {
   pthread_mutex_lock(&smu);
@@ -527,7 +493,7 @@ static void *worker_main (void *arg) {
     struct task *t = find_work(w);
     if (!t) {
       if (atomic_load(&shutting)) break;
-      if (!spin_for_work()) idle_park(w);
+      idle_park(w);
       continue;
     }
     if (atomic_load(&shutting)) {
