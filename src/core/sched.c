@@ -359,10 +359,9 @@ static struct task *steal (struct worker *self) {
     if (v == self) continue;
     pthread_mutex_lock(&v->mu);
     struct task *t = lq_pop(v);
-    if (!t && v->runnext &&
-        (atomic_load(&v->cur) == NULL ||      /* between slices or idle */
-         (atomic_load(&v->slices) == atomic_load(&v->mon_slice) &&
-          now - atomic_load(&v->slice_start) > STEAL_NEXT_NS))) {
+    if (!t && v->runnext && atomic_load(&v->cur) != NULL &&
+        atomic_load(&v->slices) == atomic_load(&v->mon_slice) &&
+        now - atomic_load(&v->slice_start) > STEAL_NEXT_NS) {
       t = v->runnext;        /* its worker is busy: don't let it wait */
       v->runnext = NULL;
       atomic_fetch_sub(&nrunnext, 1);
@@ -593,6 +592,11 @@ static void check_workers (void) {
     struct task *t = atomic_load(&w->cur);
     unsigned long s = atomic_load_explicit(&w->slices, memory_order_relaxed);
     if (!t || s != w->seen_slice) {     /* a new slice since the last look */
+      /* a mark set just as that slice ended (the worker checked before the
+      ** mark): clear it here, or nstuck stays high; one of the two
+      ** exchanges wins */
+      if (atomic_load(&w->stuck) && atomic_exchange(&w->stuck, false))
+        atomic_fetch_sub(&nstuck, 1);
       w->seen_slice = s;
       w->seen_since = now;
       atomic_store_explicit(&w->slice_start, now, memory_order_relaxed);
@@ -606,8 +610,12 @@ static void check_workers (void) {
       atomic_fetch_add(&nstuck, 1);
     }
   }
-  /* keep 'target' workers able to run while there is work */
-  if (atomic_load(&nqueued) > 0 && running_capacity() < target) {
+  /* keep 'target' workers able to run while there is work another worker
+  ** could take (a task in a runnext slot waits for its own worker, unless
+  ** that worker is busy for long: see steal) */
+  long stealable = atomic_load(&nqueued) - atomic_load(&nrunnext);
+  bool waiting_next = atomic_load(&nrunnext) > 0;
+  if ((stealable > 0 || waiting_next) && running_capacity() < target) {
     if (atomic_load(&nidle) > 0) wake_idle();
     else {
       pthread_mutex_lock(&smu);
@@ -615,7 +623,7 @@ static void check_workers (void) {
       pthread_mutex_unlock(&smu);
     }
   }
-  else if (atomic_load(&nqueued) > 0 && atomic_load(&nidle) > 0) wake_idle();
+  else if (stealable > 0 && atomic_load(&nidle) > 0) wake_idle();
 }
 
 static void *monitor_main (void *arg) {
