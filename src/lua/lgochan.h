@@ -78,6 +78,9 @@ int luaopen_gochan_core (lua_State *L);
 void lchan_open (lua_State *L);
 void lselect_open (lua_State *L);
 void lsync_open (lua_State *L);
+void lsync_opentype (lua_State *L, enum objtype t);
+void ltask_opentype (lua_State *L);       /* the task metatable */
+void ltask_addwggo (lua_State *L);        /* wg:go, if waitgroups are open */
 void ltime_open (lua_State *L);
 
 #endif

@@ -256,14 +256,30 @@ static void newtype (lua_State *L, const char *tname, lua_CFunction tostr,
   lua_pop(L, 1);
 }
 
+/* The metatable of one type (a task's state makes them one by one). */
+void lsync_opentype (lua_State *L, enum objtype t) {
+  switch (t) {
+    case OBJ_WAITGROUP:
+      newtype(L, GOCHAN_WAITGROUP_MT, lwg__tostring, wg_methods);
+      break;
+    case OBJ_MUTEX:
+      newtype(L, GOCHAN_MUTEX_MT, lmutex__tostring, mutex_methods);
+      luaL_newmetatable(L, MUTEX_CLOSER_MT);  /* not a box: no __gc */
+      lua_pushcfunction(L, lcloser__close);
+      lua_setfield(L, -2, "__close");
+      lua_pop(L, 1);
+      break;
+    case OBJ_ATOMIC:
+      newtype(L, GOCHAN_ATOMIC_MT, latomic__tostring, atomic_methods);
+      break;
+    default: break;
+  }
+}
+
 void lsync_open (lua_State *L) {              /* M */
-  newtype(L, GOCHAN_WAITGROUP_MT, lwg__tostring, wg_methods);
-  newtype(L, GOCHAN_MUTEX_MT, lmutex__tostring, mutex_methods);
-  newtype(L, GOCHAN_ATOMIC_MT, latomic__tostring, atomic_methods);
-  luaL_newmetatable(L, MUTEX_CLOSER_MT);      /* not a box: no __gc */
-  lua_pushcfunction(L, lcloser__close);
-  lua_setfield(L, -2, "__close");
-  lua_pop(L, 1);
+  lsync_opentype(L, OBJ_WAITGROUP);
+  lsync_opentype(L, OBJ_MUTEX);
+  lsync_opentype(L, OBJ_ATOMIC);
   static const luaL_Reg funcs[] = {
     {"waitgroup", lgochan_waitgroup}, {"mutex", lgochan_mutex},
     {"atomic", lgochan_atomic}, {NULL, NULL}

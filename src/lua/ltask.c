@@ -702,20 +702,28 @@ static const luaL_Reg funcs[] = {
   {"print", lgochan_print}, {NULL, NULL}
 };
 
-void ltask_open (lua_State *L) {              /* M */
-  lgochan_newmetatable(L, GOCHAN_TASK_MT);
+void ltask_opentype (lua_State *L) {
+  lgochan_newmetatable(L, GOCHAN_TASK_MT);    /* mt */
   luaL_setfuncs(L, task_meta, 0);
   luaL_newlib(L, task_methods);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
-  luaL_setfuncs(L, funcs, 0);
-  /* wg:go lives with the waitgroup's methods (if that type is open here) */
-  if (luaL_getmetatable(L, GOCHAN_WAITGROUP_MT) == LUA_TTABLE) {  /* M wgmt */
-    if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {       /* M wgmt idx */
+}
+
+/* wg:go lives with the waitgroup's methods (if that type is open here) */
+void ltask_addwggo (lua_State *L) {
+  if (luaL_getmetatable(L, GOCHAN_WAITGROUP_MT) == LUA_TTABLE) {  /* wgmt */
+    if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {       /* wgmt idx */
       lua_pushcfunction(L, lwg_go);
       lua_setfield(L, -2, "go");
     }
-    lua_pop(L, 1);                                            /* M wgmt */
+    lua_pop(L, 1);                                            /* wgmt */
   }
-  lua_pop(L, 1);                                              /* M */
+  lua_pop(L, 1);
+}
+
+void ltask_open (lua_State *L) {              /* M */
+  ltask_opentype(L);
+  luaL_setfuncs(L, funcs, 0);
+  ltask_addwggo(L);
 }

@@ -70,14 +70,18 @@ static void pushcache (lua_State *L) {
 ** that type (a blocked task then costs little memory). The openers also
 ** fill a module table: here a scratch one, dropped at once. */
 static void openlazy (lua_State *L, enum objtype t) {
-  lua_newtable(L);
   switch (t) {
-    case OBJ_CHAN: lchan_open(L); break;
-    case OBJ_TICKER: ltime_open(L); break;
-    case OBJ_TASK: ltask_open(L); break;
-    default: lsync_open(L); ltask_open(L); break;   /* ltask adds wg:go */
+    case OBJ_CHAN: case OBJ_TICKER:          /* these openers fill M too */
+      lua_newtable(L);
+      if (t == OBJ_CHAN) lchan_open(L); else ltime_open(L);
+      lua_pop(L, 1);
+      break;
+    case OBJ_TASK: ltask_opentype(L); break;
+    default:
+      lsync_opentype(L, t);
+      if (t == OBJ_WAITGROUP) ltask_addwggo(L);
+      break;
   }
-  lua_pop(L, 1);
 }
 
 struct obj **lgochan_newbox (lua_State *L, enum objtype t) {
