@@ -299,23 +299,23 @@ static struct task *lq_pop (struct worker *w) {   /* w->mu held */
 static void make_runnable (struct task *t, bool next) {
   struct worker *w = self_worker;
   if (!w || atomic_load(&shutting)) { gq_push(t); return; }
-  bool spill;
   pthread_mutex_lock(&w->mu);
   if (next) {
+    /* A hand-off: no idle worker is woken, not even when an older runnext
+    ** moves to the local queue. Waking one here pulls tasks that talk to
+    ** each other apart across threads (every hand-off then costs an OS
+    ** wake-up: W4 and SEL ran at half speed); if this worker stays busy,
+    ** the monitor wakes an idle one for the local queue within ~2 ms. */
     struct task *old = w->runnext;
     w->runnext = t;
-    spill = old != NULL;
     if (old) lq_append(w, old);
     else atomic_fetch_add(&nrunnext, 1);
   }
-  else {
-    lq_append(w, t);
-    spill = true;
-  }
+  else lq_append(w, t);
   pthread_mutex_unlock(&w->mu);
   atomic_fetch_add(&nqueued, 1);
   atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
-  if (spill && atomic_load(&nidle) > 0) wake_idle();
+  if (!next && atomic_load(&nidle) > 0) wake_idle();
 }
 
 void task_wake (struct op *op) {
