@@ -52,6 +52,7 @@ struct worker {
   atomic_ulong mon_slice;           /* ... this slice (published view) */
   atomic_bool stuck;                /* counted in nstuck */
   atomic_bool preempt;              /* the running slice should yield */
+  unsigned long signalled;          /* monitor only: the slice it signalled */
   bool idle;                        /* on the idle stack; guarded by smu */
   struct worker *idle_next;         /* guarded by smu */
   unsigned tick;                    /* slices run; own thread only */
@@ -466,9 +467,22 @@ static void retire (struct worker *w) {
   pthread_mutex_unlock(&smu);
 }
 
+/* GOCHAN_PREEMPT_SIGNAL: on a worker thread, pass the request on to the
+** binding (the monitor has set w->preempt first). Elsewhere: nothing. */
+static void on_preempt (int sig) {
+  (void)sig;
+  int saved = errno;
+  if (self_worker && self_task && hooks.preempt) hooks.preempt();
+  errno = saved;
+}
+
 static void *worker_main (void *arg) {
   struct worker *w = arg;
   self_worker = w;
+  sigset_t s;                       /* the only signal a worker takes */
+  sigemptyset(&s);
+  sigaddset(&s, GOCHAN_PREEMPT_SIGNAL);
+  pthread_sigmask(SIG_UNBLOCK, &s, NULL);
   for (;;) {
     if (running_capacity() > target && !atomic_load(&shutting)) {
       /* too many runners (a stuck one came back): retire, but first hand
@@ -604,7 +618,13 @@ static void check_workers (void) {
       continue;
     }
     int64_t el = now - w->seen_since;
-    if (el > SLICE_NS) atomic_store(&w->preempt, true);
+    if (el > SLICE_NS) {
+      atomic_store(&w->preempt, true);
+      if (w->signalled != s) {        /* once per slice */
+        w->signalled = s;
+        pthread_kill(w->th, GOCHAN_PREEMPT_SIGNAL);
+      }
+    }
     if (el > STUCK_NS && !atomic_load(&w->stuck)) {
       atomic_store(&w->stuck, true);   /* in a C call, or blocked in one */
       atomic_fetch_add(&nstuck, 1);
@@ -720,6 +740,11 @@ gostatus sched_start (int n, const struct sched_hooks *h) {
   if (atomic_load(&started)) { pthread_mutex_unlock(&smu); return GO_OK; }
   hooks = *h;
   target = n > 0 ? (n < MAXW / 2 ? n : MAXW / 2) : ncpus();
+  struct sigaction sa;             /* SA_RESTART: C calls in tasks go on */
+  sa.sa_handler = on_preempt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(GOCHAN_PREEMPT_SIGNAL, &sa, NULL);
   gostatus st = GO_OK;
   for (int i = atomic_load(&nw); i < target && st == GO_OK; i++)
     st = add_worker();
@@ -776,6 +801,7 @@ void sched_shutdown (void) {
     for (int i = 0; i < n; i++) {
       struct worker *w = workers[i];
       atomic_store(&w->preempt, true);          /* reach a yield point */
+      if (atomic_load(&w->cur)) pthread_kill(w->th, GOCHAN_PREEMPT_SIGNAL);
       atomic_store(&w->wakeword, 1);
       futex(&w->wakeword, FUTEX_WAKE, 1, NULL);
     }

@@ -11,6 +11,7 @@
 #define GOCHAN_SCHEDULER_H
 
 #include <pthread.h>
+#include <signal.h>
 #include "core.h"
 #include "obj.h"
 #include "timer.h"
@@ -48,7 +49,15 @@ struct sched_hooks {
   void (*drop) (struct task *t);   /* shutdown: free what 'ud' holds; the
                                       task never runs again; its op, if
                                       open, was cancelled with GO_SHUTDOWN */
+  /* Preemption request, called in a signal handler on the worker thread
+  ** whose slice ran too long (so: async-signal-safe). It arranges for the
+  ** running task to reach a point where it checks sched_should_yield. */
+  void (*preempt) (void);
 };
+
+/* The signal that carries preemption requests to worker threads (as Go
+** uses it). Its handler is installed by sched_start. */
+#define GOCHAN_PREEMPT_SIGNAL SIGURG
 
 /* Start the runtime once (workers <= 0: the CPUs or GOCHAN_WORKERS). */
 gostatus sched_start (int workers, const struct sched_hooks *h);

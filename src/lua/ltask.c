@@ -16,7 +16,6 @@
 #include "sync.h"
 #include "transfer.h"
 
-#define HOOK_COUNT 10000         /* VM instructions between preemption checks */
 
 static const char TASKSTATEKEY = 't';   /* registry flag in task states */
 static int config_workers = 0;          /* 0: default; guarded by the GIL-free
@@ -98,13 +97,30 @@ gostatus ltask_finish (struct ltask *lt, int *chosen) {
 /* ---------------------------------------------------------------- */
 /* running a slice (the scheduler's hooks)                            */
 
+/*
+** Preemption. A count hook costs a call per VM instruction in Lua 5.4 (its
+** trap makes the interpreter trace every instruction), so none is kept
+** set: the monitor signals the worker whose slice ran too long, and the
+** handler sets a one-shot count hook on the running coroutine, as lua.c's
+** SIGINT handler does (lua_sethook may be called from a signal handler).
+** The hook removes itself and yields if the task may yield there.
+*/
+static _Thread_local __attribute__((tls_model("initial-exec")))
+lua_State *volatile running_co;   /* this worker's coroutine in a slice */
+
 static void preempt_hook (lua_State *L, lua_Debug *ar) {
   (void)ar;
+  lua_sethook(L, NULL, 0, 0);
   struct task *t = sched_current();
   if (t && sched_should_yield()) {
     struct ltask *lt = t->ud;
     if (L == lt->co && lua_isyieldable(L)) lua_yield(L, 0);
   }
+}
+
+static void preempt_request (void) {   /* in the signal handler */
+  lua_State *co = running_co;
+  if (co) lua_sethook(co, preempt_hook, LUA_MASKCOUNT, 1);
 }
 
 static void clear_vals (struct tvalue *vals, int n) {
@@ -184,7 +200,6 @@ static bool task_start (struct ltask *lt) {
   lt->vals = NULL;
   free(lt->path); free(lt->cpath);
   lt->path = lt->cpath = NULL;
-  lua_sethook(lt->co, preempt_hook, LUA_MASKCOUNT, HOOK_COUNT);
   return true;
 }
 
@@ -206,11 +221,14 @@ static int task_run (struct task *t) {
   lua_State *co = lt->co;
   int nres, st;
   lt->parking = false;
+  running_co = co;
   if (!lt->started) {
     lt->started = true;
     st = lua_resume(co, NULL, lt->nargs, &nres);
   }
   else st = lua_resume(co, NULL, 0, &nres);
+  running_co = NULL;
+  if (lua_gethook(co)) lua_sethook(co, NULL, 0, 0);  /* a late request */
   if (st == LUA_YIELD) {
     lua_pop(co, nres);              /* a plain coroutine.yield() yields too */
     return lt->parking ? RUN_PARK : RUN_YIELD;
@@ -263,7 +281,7 @@ static void task_drop (struct task *t) {
   task_finish(t, true, NULL, 0);
 }
 
-static const struct sched_hooks hooks = { task_run, task_drop };
+static const struct sched_hooks hooks = { task_run, task_drop, preempt_request };
 
 /* ---------------------------------------------------------------- */
 /* making a task                                                      */
