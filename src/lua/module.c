@@ -20,7 +20,6 @@
 static const char CACHEKEY = 'c';     /* weak-valued {lightud(obj) = box} */
 static const char MODKEY = 'm';       /* the module table, kept on reload */
 static const char SENTINELKEY = 's';  /* userdata whose __gc counts us out */
-static const char MARKKEY = 'k';      /* rawset in every gochan metatable */
 
 /* Metatable of each object type; NULL: not a Lua-visible type. */
 static const char *const typemt[OBJ_NTYPES] = {
@@ -46,8 +45,6 @@ static int lgochan__gc (lua_State *L) {
 
 int lgochan_newmetatable (lua_State *L, const char *tname) {
   int created = luaL_newmetatable(L, tname);  /* sets __name */
-  lua_pushboolean(L, 1);
-  lua_rawsetp(L, -2, &MARKKEY);
   lua_pushcfunction(L, lgochan__gc);
   lua_setfield(L, -2, "__gc");
   return created;                             /* mt */
@@ -84,10 +81,22 @@ static void openlazy (lua_State *L, enum objtype t) {
   }
 }
 
+/*
+** A box is { object, BOXMAGIC }: lgochan_toobj recognises one by its size
+** and mark, which is far cheaper than looking its metatable up (it runs
+** on every method call); luaL_checkudata stays the slow path that gives
+** the standard errors. Only C code can write a userdata's bytes, and no
+** other library's userdata holds this mark by accident.
+*/
+#define BOXMAGIC UINT64_C(0x676f6368616e2e62)   /* "gochan.b" */
+struct box { struct obj *o; uint64_t magic; };
+
 struct obj **lgochan_newbox (lua_State *L, enum objtype t) {
   GOCHAN_ASSERT(t > 0 && t < OBJ_NTYPES && typemt[t]);
-  struct obj **box = (struct obj **)lua_newuserdatauv(L, sizeof *box, 1);
-  *box = NULL;                                /* __gc-safe from here on */
+  struct box *bx = (struct box *)lua_newuserdatauv(L, sizeof *bx, 1);
+  bx->o = NULL;                               /* __gc-safe from here on */
+  bx->magic = BOXMAGIC;
+  struct obj **box = &bx->o;
   if (luaL_getmetatable(L, typemt[t]) != LUA_TTABLE) {
     lua_pop(L, 1);
     openlazy(L, t);
@@ -123,12 +132,11 @@ void lgochan_pushobj (lua_State *L, struct obj *o) {
 }
 
 struct obj *lgochan_toobj (lua_State *L, int idx) {
-  struct obj **box = (struct obj **)lua_touserdata(L, idx);
-  if (!box || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
+  struct box *bx = (struct box *)lua_touserdata(L, idx);
+  if (!bx || lua_type(L, idx) != LUA_TUSERDATA ||
+      lua_rawlen(L, idx) != sizeof *bx || bx->magic != BOXMAGIC)
     return NULL;
-  int ours = lua_rawgetp(L, -1, &MARKKEY) != LUA_TNIL;
-  lua_pop(L, 2);
-  return ours ? *box : NULL;
+  return bx->o;
 }
 
 struct obj *lgochan_checkobj (lua_State *L, int arg, const char *tname) {
