@@ -14,7 +14,6 @@ static void chan_destroy (struct obj *o) {
   GOCHAN_ASSERT(waitq_empty(&c->recvq) && waitq_empty(&c->sendq));
   for (size_t i = 0; i < c->len; i++)
     tvalue_clear(&c->buf[(c->head + i) % c->cap]);
-  pthread_mutex_destroy(&c->mu);
   free(c->buf);
   free(c);
 }
@@ -30,7 +29,7 @@ struct chan *chan_new (size_t cap) {
   }
   obj_init(&c->hdr, OBJ_CHAN, chan_destroy);
   c->cap = cap;
-  go_mutex_init(&c->mu);
+  golock_init(&c->mu);
   c->len = c->head = 0;
   waitq_init(&c->recvq);
   waitq_init(&c->sendq);
@@ -97,18 +96,18 @@ gostatus chan_tryrecv (struct chan *c, struct tvalue *out, bool *ok,
 
 gostatus chan_try_send (struct chan *c, struct tvalue *v) {
   struct op *wake = NULL;
-  pthread_mutex_lock(&c->mu);
+  golock_lock(&c->mu);
   gostatus st = chan_trysend(c, v, &wake);
-  pthread_mutex_unlock(&c->mu);
+  golock_unlock(&c->mu);
   if (wake) op_wake(wake);
   return st;
 }
 
 gostatus chan_try_recv (struct chan *c, struct tvalue *out, bool *ok) {
   struct op *wake = NULL;
-  pthread_mutex_lock(&c->mu);
+  golock_lock(&c->mu);
   gostatus st = chan_tryrecv(c, out, ok, &wake);
-  pthread_mutex_unlock(&c->mu);
+  golock_unlock(&c->mu);
   if (wake) op_wake(wake);
   return st;
 }
@@ -137,9 +136,9 @@ gostatus chan_recv (struct chan *c, struct tvalue *out, bool *ok,
 
 gostatus chan_close (struct chan *c) {
   struct waiter *w, *wakelist = NULL;
-  pthread_mutex_lock(&c->mu);
+  golock_lock(&c->mu);
   if (c->closed) {
-    pthread_mutex_unlock(&c->mu);
+    golock_unlock(&c->mu);
     return GO_CLOSED;
   }
   c->closed = true;
@@ -155,7 +154,7 @@ gostatus chan_close (struct chan *c) {
     fire(w, GO_CLOSED);
     w->next = wakelist; wakelist = w;
   }
-  pthread_mutex_unlock(&c->mu);
+  golock_unlock(&c->mu);
   while (wakelist) {
     w = wakelist;
     wakelist = w->next;           /* read before the wake: 'w' may vanish */
@@ -165,17 +164,17 @@ gostatus chan_close (struct chan *c) {
 }
 
 size_t chan_len (struct chan *c) {
-  pthread_mutex_lock(&c->mu);
+  golock_lock(&c->mu);
   size_t n = c->len;
-  pthread_mutex_unlock(&c->mu);
+  golock_unlock(&c->mu);
   return n;
 }
 
 size_t chan_cap (struct chan *c) { return c->cap; }
 
 bool chan_isclosed (struct chan *c) {
-  pthread_mutex_lock(&c->mu);
+  golock_lock(&c->mu);
   bool b = c->closed;
-  pthread_mutex_unlock(&c->mu);
+  golock_unlock(&c->mu);
   return b;
 }

@@ -20,7 +20,7 @@
 struct chan {
   struct obj hdr;               /* refcount and type; see obj.h */
   size_t cap;                   /* buffer slots; 0 = unbuffered */
-  pthread_mutex_t mu;
+  golock mu;
   size_t len, head;             /* 'len' values starting at buf[head] */
   struct tvalue *buf;           /* 'cap' slots; small values inline */
   struct waitq recvq, sendq;    /* blocked receivers / senders, FIFO */

@@ -3,7 +3,9 @@
 ** generator and the always-on assertion of the core.
 */
 #define _GNU_SOURCE
-#include <pthread.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -42,14 +44,33 @@ uint32_t go_randn (uint32_t n) {
   return (uint32_t)(((uint64_t)go_rand() * n) >> 32);   /* Lemire, no modulo */
 }
 
-void go_mutex_init (void *m) {
-  pthread_mutexattr_t a;
-  pthread_mutexattr_init(&a);
-#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
-  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+static inline void cpu_relax (void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
 #endif
-  pthread_mutex_init((pthread_mutex_t *)m, &a);
-  pthread_mutexattr_destroy(&a);
+}
+
+void golock_lock_slow (golock *l) {
+  for (int i = 0; i < 100; i++) {          /* the holder is likely running */
+    cpu_relax();
+    unsigned free_ = 0;
+    if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+        atomic_compare_exchange_weak_explicit(&l->v, &free_, 1,
+            memory_order_acquire, memory_order_relaxed))
+      return;
+  }
+  /* mark it contended (2) and sleep while it is held; whoever takes it
+  ** from here keeps the 2, so its unlock wakes the next sleeper */
+  while (atomic_exchange_explicit(&l->v, 2, memory_order_acquire) != 0)
+    syscall(SYS_futex, (unsigned *)&l->v, FUTEX_WAIT | FUTEX_PRIVATE_FLAG,
+            2, NULL, NULL, 0);
+}
+
+void golock_wake (golock *l) {
+  syscall(SYS_futex, (unsigned *)&l->v, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1,
+          NULL, NULL, 0);
 }
 
 const char *go_strstatus (gostatus st) {

@@ -43,9 +43,32 @@ uint32_t go_randn (uint32_t n);        /* uniform in [0, n), n > 0 */
 
 const char *go_strstatus (gostatus st);
 
-/* Initialise a mutex of the core: adaptive where the C library has it
-** (spins briefly before sleeping: the sections it guards are short). */
-void go_mutex_init (void *pthread_mutex);
+/*
+** golock: the core's lock for short critical sections (channels, sync
+** objects, run queues). A futex mutex: 0 free, 1 held, 2 held and someone
+** may sleep. Uncontended lock and unlock are one atomic each; a contended
+** lock spins briefly, then sleeps on the futex. Acquire on lock and
+** release on unlock give the guarded data its happens-before.
+*/
+#include <stdatomic.h>
+typedef struct golock { atomic_uint v; } golock;
+
+void golock_lock_slow (golock *l);
+void golock_wake (golock *l);
+
+static inline void golock_init (golock *l) { atomic_init(&l->v, 0); }
+
+static inline void golock_lock (golock *l) {
+  unsigned free_ = 0;
+  if (!atomic_compare_exchange_strong_explicit(&l->v, &free_, 1,
+          memory_order_acquire, memory_order_relaxed))
+    golock_lock_slow(l);
+}
+
+static inline void golock_unlock (golock *l) {
+  if (atomic_exchange_explicit(&l->v, 0, memory_order_release) == 2)
+    golock_wake(l);
+}
 
 /* Checks of impossible states; stay on in every build, CI included. */
 void go_assert_fail (const char *expr, const char *file, int line);

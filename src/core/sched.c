@@ -38,7 +38,7 @@
 struct worker {
   int id;
   pthread_t th;
-  pthread_mutex_t mu;               /* guards runnext, lq_head, lq_tail */
+  golock mu;                        /* guards runnext, lq_head, lq_tail */
   struct task *runnext;
   struct task *lq_head, *lq_tail;
   atomic_uint wakeword;             /* futex word for idle parking */
@@ -300,7 +300,7 @@ static struct task *lq_pop (struct worker *w) {   /* w->mu held */
 static void make_runnable (struct task *t, bool next) {
   struct worker *w = self_worker;
   if (!w || atomic_load(&shutting)) { gq_push(t); return; }
-  pthread_mutex_lock(&w->mu);
+  golock_lock(&w->mu);
   if (next) {
     /* A hand-off: no idle worker is woken, not even when an older runnext
     ** moves to the local queue. Waking one here pulls tasks that talk to
@@ -313,7 +313,7 @@ static void make_runnable (struct task *t, bool next) {
     else atomic_fetch_add(&nrunnext, 1);
   }
   else lq_append(w, t);
-  pthread_mutex_unlock(&w->mu);
+  golock_unlock(&w->mu);
   atomic_fetch_add(&nqueued, 1);
   atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
   if (!next && atomic_load(&nidle) > 0) wake_idle();
@@ -358,7 +358,7 @@ static struct task *steal (struct worker *self) {
   for (int k = 0; k < n; k++) {
     struct worker *v = workers[(start + k) % n];
     if (v == self) continue;
-    pthread_mutex_lock(&v->mu);
+    golock_lock(&v->mu);
     struct task *t = lq_pop(v);
     if (!t && v->runnext && atomic_load(&v->cur) != NULL &&
         atomic_load(&v->slices) == atomic_load(&v->mon_slice) &&
@@ -367,7 +367,7 @@ static struct task *steal (struct worker *self) {
       v->runnext = NULL;
       atomic_fetch_sub(&nrunnext, 1);
     }
-    pthread_mutex_unlock(&v->mu);
+    golock_unlock(&v->mu);
     if (t) return t;
   }
   return NULL;
@@ -382,13 +382,13 @@ static struct task *find_work (struct worker *w) {
     pthread_mutex_unlock(&smu);
   }
   if (!t) {
-    pthread_mutex_lock(&w->mu);
+    golock_lock(&w->mu);
     if ((t = w->runnext) != NULL) {
       w->runnext = NULL;
       atomic_fetch_sub(&nrunnext, 1);
     }
     else t = lq_pop(w);
-    pthread_mutex_unlock(&w->mu);
+    golock_unlock(&w->mu);
   }
   if (!t) {
     pthread_mutex_lock(&smu);
@@ -489,13 +489,13 @@ static void *worker_main (void *arg) {
       ** this worker's queued tasks to the others through the global queue */
       struct task *t;
       for (;;) {
-        pthread_mutex_lock(&w->mu);
+        golock_lock(&w->mu);
         if ((t = w->runnext) != NULL) {
           w->runnext = NULL;
           atomic_fetch_sub(&nrunnext, 1);
         }
         else t = lq_pop(w);
-        pthread_mutex_unlock(&w->mu);
+        golock_unlock(&w->mu);
         if (!t) break;
         atomic_fetch_sub(&nqueued, 1);
         gq_push(t);
@@ -559,7 +559,7 @@ static gostatus add_worker (void) {      /* smu held */
   struct worker *w = calloc(1, sizeof *w);
   if (!w) return GO_NOMEM;
   w->id = i;
-  go_mutex_init(&w->mu);
+  golock_init(&w->mu);
   atomic_init(&w->wakeword, 0);
   atomic_init(&w->cur, NULL);
   atomic_init(&w->stuck, false);
@@ -568,7 +568,7 @@ static gostatus add_worker (void) {      /* smu held */
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int rc = pthread_create(&w->th, NULL, worker_main, w);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (rc != 0) { pthread_mutex_destroy(&w->mu); free(w); return GO_NOMEM; }
+  if (rc != 0) { free(w); return GO_NOMEM; }
   workers[i] = w;
   atomic_store(&nw, i + 1);
   return GO_OK;
@@ -815,7 +815,6 @@ void sched_shutdown (void) {
   }
   for (int i = 0; i < n; i++) {
     pthread_join(workers[i]->th, NULL);
-    pthread_mutex_destroy(&workers[i]->mu);
     free(workers[i]);
     workers[i] = NULL;
   }

@@ -41,10 +41,10 @@ static gostatus begin1 (struct selcase *sc, struct waiter *w, struct op *op,
   if (!active(sc)) return GO_AGAIN;   /* off: only a cancel can end it */
   struct chan *c = sc->c;
   struct op *wake = NULL;
-  pthread_mutex_lock(&c->mu);
+  golock_lock(&c->mu);
   gostatus st = trycase(sc, &wake);
   if (st == GO_AGAIN && block) enqueue(sc, w, op, 0);
-  pthread_mutex_unlock(&c->mu);
+  golock_unlock(&c->mu);
   if (wake) op_wake(wake);
   if (st != GO_AGAIN) *chosen = 0;
   return st;
@@ -86,7 +86,7 @@ gostatus sel_begin (struct selcase *cs, int n, struct waiter *ws,
     for (int i = 1; i < na; i++)
       if (locks[i] != locks[nl - 1]) locks[nl++] = locks[i];
   }
-  for (int i = 0; i < nl; i++) pthread_mutex_lock(&locks[i]->mu);
+  for (int i = 0; i < nl; i++) golock_lock(&locks[i]->mu);
   gostatus st = GO_AGAIN;
   struct op *wake = NULL;
   for (int k = 0; k < na; k++) {                    /* pass 1 */
@@ -96,7 +96,7 @@ gostatus sel_begin (struct selcase *cs, int n, struct waiter *ws,
   }
   if (st == GO_AGAIN && block)                      /* pass 2 */
     for (int k = 0; k < na; k++) enqueue(&cs[poll[k]], &ws[poll[k]], op, poll[k]);
-  for (int i = nl - 1; i >= 0; i--) pthread_mutex_unlock(&locks[i]->mu);
+  for (int i = nl - 1; i >= 0; i--) golock_unlock(&locks[i]->mu);
   if (wake) op_wake(wake);
   if (poll != pollbuf) { free(poll); free(locks); }
   return st;
@@ -111,9 +111,9 @@ gostatus sel_finish (struct selcase *cs, int n, struct waiter *ws,
   for (int i = 0; i < n; i++) {
     if (!active(&cs[i])) continue;
     struct chan *c = cs[i].c;
-    pthread_mutex_lock(&c->mu);
+    golock_lock(&c->mu);
     waitq_remove(queue_of(&cs[i]), &ws[i]);
-    pthread_mutex_unlock(&c->mu);
+    golock_unlock(&c->mu);
   }
   if (state == OP_FIRED) *chosen = op->fired;
   return op->result;

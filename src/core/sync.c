@@ -14,7 +14,7 @@
 ** implies 'waiters' holds no open waiter. */
 struct waitgroup {
   struct obj hdr;
-  pthread_mutex_t mu;
+  golock mu;
   int64_t count;
   struct waitq waiters;
 };
@@ -22,7 +22,6 @@ struct waitgroup {
 static void wg_destroy (struct obj *o) {
   struct waitgroup *wg = (struct waitgroup *)o;
   GOCHAN_ASSERT(waitq_empty(&wg->waiters));
-  pthread_mutex_destroy(&wg->mu);
   free(wg);
 }
 
@@ -30,7 +29,7 @@ struct waitgroup *wg_new (void) {
   struct waitgroup *wg = malloc(sizeof *wg);
   if (!wg) return NULL;
   obj_init(&wg->hdr, OBJ_WAITGROUP, wg_destroy);
-  go_mutex_init(&wg->mu);
+  golock_init(&wg->mu);
   wg->count = 0;
   waitq_init(&wg->waiters);
   return wg;
@@ -57,43 +56,43 @@ static void wake_list (struct waiter *list) {
 
 gostatus wg_add (struct waitgroup *wg, int64_t delta) {
   struct waiter *list = NULL;
-  pthread_mutex_lock(&wg->mu);
+  golock_lock(&wg->mu);
   int64_t n;
   if (__builtin_add_overflow(wg->count, delta, &n) || n < 0) {
-    pthread_mutex_unlock(&wg->mu);
+    golock_unlock(&wg->mu);
     return GO_NEGATIVE;           /* (overflow upwards is reported so too) */
   }
   wg->count = n;
   if (n == 0) list = claim_all(&wg->waiters);
-  pthread_mutex_unlock(&wg->mu);
+  golock_unlock(&wg->mu);
   wake_list(list);
   return GO_OK;
 }
 
 int64_t wg_count (struct waitgroup *wg) {
-  pthread_mutex_lock(&wg->mu);
+  golock_lock(&wg->mu);
   int64_t n = wg->count;
-  pthread_mutex_unlock(&wg->mu);
+  golock_unlock(&wg->mu);
   return n;
 }
 
 gostatus wg_begin (struct waitgroup *wg, struct waiter *w, struct op *op) {
-  pthread_mutex_lock(&wg->mu);
+  golock_lock(&wg->mu);
   if (wg->count == 0) {
-    pthread_mutex_unlock(&wg->mu);
+    golock_unlock(&wg->mu);
     return GO_OK;
   }
   w->op = op; w->val = NULL; w->ok = NULL; w->idx = 0; w->inq = false;
   waitq_push(&wg->waiters, w);
-  pthread_mutex_unlock(&wg->mu);
+  golock_unlock(&wg->mu);
   return GO_AGAIN;
 }
 
 gostatus wg_finish (struct waitgroup *wg, struct waiter *w, struct op *op) {
   GOCHAN_ASSERT(atomic_load(&op->state) != OP_OPEN);
-  pthread_mutex_lock(&wg->mu);
+  golock_lock(&wg->mu);
   waitq_remove(&wg->waiters, w);
-  pthread_mutex_unlock(&wg->mu);
+  golock_unlock(&wg->mu);
   return op->result;
 }
 
@@ -117,7 +116,7 @@ gostatus wg_wait (struct waitgroup *wg, int64_t deadline) {
 ** true and the claimed waiter owns it when it wakes (FIFO, no barging). */
 struct gmutex {
   struct obj hdr;
-  pthread_mutex_t mu;
+  golock mu;
   bool locked;
   struct waitq waiters;
 };
@@ -125,7 +124,6 @@ struct gmutex {
 static void mutex_destroy (struct obj *o) {
   struct gmutex *m = (struct gmutex *)o;
   GOCHAN_ASSERT(waitq_empty(&m->waiters));
-  pthread_mutex_destroy(&m->mu);
   free(m);
 }
 
@@ -133,24 +131,24 @@ struct gmutex *mutex_new (void) {
   struct gmutex *m = malloc(sizeof *m);
   if (!m) return NULL;
   obj_init(&m->hdr, OBJ_MUTEX, mutex_destroy);
-  go_mutex_init(&m->mu);
+  golock_init(&m->mu);
   m->locked = false;
   waitq_init(&m->waiters);
   return m;
 }
 
 bool mutex_trylock (struct gmutex *m) {
-  pthread_mutex_lock(&m->mu);
+  golock_lock(&m->mu);
   bool got = !m->locked;
   m->locked = true;
-  pthread_mutex_unlock(&m->mu);
+  golock_unlock(&m->mu);
   return got;
 }
 
 gostatus mutex_unlock (struct gmutex *m) {
-  pthread_mutex_lock(&m->mu);
+  golock_lock(&m->mu);
   if (!m->locked) {
-    pthread_mutex_unlock(&m->mu);
+    golock_unlock(&m->mu);
     return GO_NOTLOCKED;
   }
   struct waiter *w = waitq_claim(&m->waiters);
@@ -159,36 +157,36 @@ gostatus mutex_unlock (struct gmutex *m) {
     w->op->result = GO_OK;
   }
   else m->locked = false;
-  pthread_mutex_unlock(&m->mu);
+  golock_unlock(&m->mu);
   if (w) op_wake(w->op);
   return GO_OK;
 }
 
 bool mutex_islocked (struct gmutex *m) {
-  pthread_mutex_lock(&m->mu);
+  golock_lock(&m->mu);
   bool b = m->locked;
-  pthread_mutex_unlock(&m->mu);
+  golock_unlock(&m->mu);
   return b;
 }
 
 gostatus mutex_begin (struct gmutex *m, struct waiter *w, struct op *op) {
-  pthread_mutex_lock(&m->mu);
+  golock_lock(&m->mu);
   if (!m->locked) {
     m->locked = true;
-    pthread_mutex_unlock(&m->mu);
+    golock_unlock(&m->mu);
     return GO_OK;
   }
   w->op = op; w->val = NULL; w->ok = NULL; w->idx = 0; w->inq = false;
   waitq_push(&m->waiters, w);
-  pthread_mutex_unlock(&m->mu);
+  golock_unlock(&m->mu);
   return GO_AGAIN;
 }
 
 gostatus mutex_finish (struct gmutex *m, struct waiter *w, struct op *op) {
   GOCHAN_ASSERT(atomic_load(&op->state) != OP_OPEN);
-  pthread_mutex_lock(&m->mu);
+  golock_lock(&m->mu);
   waitq_remove(&m->waiters, w);
-  pthread_mutex_unlock(&m->mu);
+  golock_unlock(&m->mu);
   return op->result;   /* GO_OK: the unlocker handed us the lock */
 }
 
