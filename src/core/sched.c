@@ -247,6 +247,8 @@ gostatus task_join_begin (struct task *t, struct waiter *w, struct op *op) {
 
 gostatus task_join_finish (struct task *t, struct waiter *w, struct op *op) {
   GOCHAN_ASSERT(atomic_load(&op->state) != OP_OPEN);
+  if (atomic_load(&op->state) == OP_FIRED) return op->result;  /* the
+                                        claimer dequeued it before waking us */
   pthread_mutex_lock(&t->jmu);
   waitq_remove(&t->joiners, w);
   pthread_mutex_unlock(&t->jmu);

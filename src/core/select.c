@@ -107,9 +107,11 @@ gostatus sel_finish (struct selcase *cs, int n, struct waiter *ws,
   int state = atomic_load_explicit(&op->state, memory_order_acquire);
   GOCHAN_ASSERT(state != OP_OPEN);
   /* No one can claim the op any more; unlink the waiters still queued
-  ** before their memory goes (the fired one is already dequeued). */
+  ** before their memory goes. The fired one was dequeued by its claimer,
+  ** before the wake-up that let us run: no lock needed to skip it. */
+  int fired = state == OP_FIRED ? op->fired : -1;
   for (int i = 0; i < n; i++) {
-    if (!active(&cs[i])) continue;
+    if (!active(&cs[i]) || i == fired) continue;
     struct chan *c = cs[i].c;
     golock_lock(&c->mu);
     waitq_remove(queue_of(&cs[i]), &ws[i]);

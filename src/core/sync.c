@@ -90,6 +90,8 @@ gostatus wg_begin (struct waitgroup *wg, struct waiter *w, struct op *op) {
 
 gostatus wg_finish (struct waitgroup *wg, struct waiter *w, struct op *op) {
   GOCHAN_ASSERT(atomic_load(&op->state) != OP_OPEN);
+  if (atomic_load(&op->state) == OP_FIRED) return op->result;  /* the
+                                        claimer dequeued it before waking us */
   golock_lock(&wg->mu);
   waitq_remove(&wg->waiters, w);
   golock_unlock(&wg->mu);
@@ -184,6 +186,8 @@ gostatus mutex_begin (struct gmutex *m, struct waiter *w, struct op *op) {
 
 gostatus mutex_finish (struct gmutex *m, struct waiter *w, struct op *op) {
   GOCHAN_ASSERT(atomic_load(&op->state) != OP_OPEN);
+  if (atomic_load(&op->state) == OP_FIRED) return op->result;  /* the
+                                        claimer dequeued it before waking us */
   golock_lock(&m->mu);
   waitq_remove(&m->waiters, w);
   golock_unlock(&m->mu);
