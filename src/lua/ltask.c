@@ -196,7 +196,8 @@ static bool task_start (struct ltask *lt) {
     lt->co = NULL;
     return false;
   }
-  free(lt->vals);                           /* all consumed */
+  clear_vals(lt->vals, lt->nvals);          /* decoded: the state has them */
+  free(lt->vals);
   lt->vals = NULL;
   free(lt->path); free(lt->cpath);
   lt->path = lt->cpath = NULL;
@@ -470,9 +471,10 @@ static int setup_state (lua_State *L) {
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, 2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &PATHKEY);
-  lazy_string_metatable(L);
-  transfer_open(L);            /* gochan.core opens when gochan is required;
-                                  object types make their metatables lazily */
+  lazy_string_metatable(L);    /* transfer's per-state data is made on first
+                                  use; gochan.core opens when gochan is
+                                  required; each gochan type's metatable
+                                  when its first object arrives */
   lua_pushglobaltable(L);
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, lazy_index);
@@ -488,7 +490,7 @@ static int decode_args (lua_State *L) {
   int n = (int)lua_tointeger(L, 2);
   lua_settop(L, 0);
   luaL_checkstack(L, n, "too many arguments");
-  for (int i = 0; i < n; i++) transfer_push(L, &vals[i]);
+  for (int i = 0; i < n; i++) transfer_pushcopy(L, &vals[i]);
   return n;
 }
 
@@ -589,11 +591,8 @@ static int joinresult (lua_State *L, struct task *t, gostatus st) {
   int failed = task_status(t) == TASK_FAILED;
   lua_pushboolean(L, !failed);
   luaL_checkstack(L, t->nres + 1, "too many results");
-  for (int i = 0; i < t->nres; i++) {
-    struct tvalue v;
-    if (tvalue_copy(&v, &t->res[i]) != GO_OK) return lgochan_raise(L, GO_NOMEM);
-    transfer_push(L, &v);
-  }
+  for (int i = 0; i < t->nres; i++)
+    transfer_pushcopy(L, &t->res[i]);       /* each join its own copy */
   if (failed && t->nres == 0) lua_pushliteral(L, "task stopped");
   return 1 + (t->nres > 0 ? t->nres : failed);
 }

@@ -225,11 +225,19 @@ static void scratch_reset (struct scratch *s) {
 
 /* ---- per-state data and the module index ---- */
 
+/* The per-state data, made on first use (a task that only passes scalars
+** never needs it). May raise (memory). */
 static struct tstate *gettstate (lua_State *L) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
   struct tstate *ts = (struct tstate *)lua_touserdata(L, -1);
   lua_pop(L, 1);  /* the registry anchors it */
-  if (!ts) luaL_error(L, "gochan transfer is not open in this state");
+  if (!ts) {
+    transfer_open(L);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
+    ts = (struct tstate *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!ts) luaL_error(L, "gochan transfer is not open in this state");
+  }
   return ts;
 }
 
@@ -805,6 +813,7 @@ int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
   luaL_checkstack(L, 48, NULL);
   lua_pushnil(L);                       /* the error slot */
   int errslot = lua_gettop(L);
+  gettstate(L);                         /* made on first use: nothing held */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
   struct tstate *ts = (struct tstate *)lua_touserdata(L, -1);
   if (!ts) luaL_error(L, "gochan transfer is not open in this state");
@@ -1119,6 +1128,24 @@ void transfer_push (lua_State *L, struct tvalue *tv) {
     default: lua_pushnil(L); break;
   }
   tvalue_clear(tv);
+}
+
+
+/* Push the value of '*tv' and keep it: the caller still owns '*tv', also
+** when this raises (memory, or a module the value names cannot be loaded).
+** For values decoded once per reader: a task's function and arguments,
+** join results. Needs no per-state data. */
+void transfer_pushcopy (lua_State *L, const struct tvalue *tv) {
+  switch (tv->tt) {
+    case TV_BUF: decode(L, tv->u.buf); return;
+    case TV_LSTR: lua_pushlstring(L, tv->u.ls.s, tv->u.ls.len); return;
+    case TV_OBJ: lgochan_pushobj(L, tv->u.o); return;   /* borrowed */
+    default: {
+      struct tvalue v = *tv;            /* inline: copying owns nothing */
+      transfer_push(L, &v);
+      return;
+    }
+  }
 }
 
 

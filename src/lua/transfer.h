@@ -21,7 +21,11 @@ int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root);
 /* Push the value of '*tv' and clear it (the tvalue's ownership ends). */
 void transfer_push (lua_State *L, struct tvalue *tv);
 
-/* Called once per state by luaopen_gochan_core (idempotent). */
+/* Push the value of '*tv' and keep it (the caller still owns '*tv'). */
+void transfer_pushcopy (lua_State *L, const struct tvalue *tv);
+
+/* Called once per state by luaopen_gochan_core (idempotent); also made on
+** first use where a state never called it (a task's). */
 void transfer_open (lua_State *L);
 
 #endif
