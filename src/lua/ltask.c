@@ -45,7 +45,7 @@ struct ltask *ltask_current (lua_State *L) {
 
 struct selcase *ltask_cases (lua_State *L, struct ltask *lt, int n) {
   if (n > lt->ncap) {
-    int ncap = n < 4 ? 4 : n;
+    int ncap = n <= 1 ? 1 : (n < 4 ? 4 : n);   /* most calls have one case */
     struct selcase *cs = realloc(lt->cs, (size_t)ncap * sizeof *cs);
     if (cs) lt->cs = cs;
     struct waiter *ws = cs ? realloc(lt->ws, (size_t)ncap * sizeof *ws) : NULL;
