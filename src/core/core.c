@@ -44,13 +44,6 @@ uint32_t go_randn (uint32_t n) {
   return (uint32_t)(((uint64_t)go_rand() * n) >> 32);   /* Lemire, no modulo */
 }
 
-static inline void cpu_relax (void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
 
 void golock_lock_slow (golock *l) {
   for (int i = 0; i < 100; i++) {          /* the holder is likely running */

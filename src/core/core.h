@@ -43,6 +43,15 @@ uint32_t go_randn (uint32_t n);        /* uniform in [0, n), n > 0 */
 
 const char *go_strstatus (gostatus st);
 
+/* A hint to the CPU inside a spin loop. */
+static inline void cpu_relax (void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 /*
 ** golock: the core's lock for short critical sections (channels, sync
 ** objects, run queues). A futex mutex: 0 free, 1 held, 2 held and someone

@@ -375,6 +375,19 @@ static struct task *steal (struct worker *self) {
   return NULL;
 }
 
+/* This worker's own next task: runnext first, then the local queue. */
+static struct task *pop_own (struct worker *w) {
+  golock_lock(&w->mu);
+  struct task *t = w->runnext;
+  if (t) {
+    w->runnext = NULL;
+    atomic_fetch_sub(&nrunnext, 1);
+  }
+  else t = lq_pop(w);
+  golock_unlock(&w->mu);
+  return t;
+}
+
 /* Take a task to run; raises nrunning before lowering nqueued. */
 static struct task *find_work (struct worker *w) {
   struct task *t = NULL;
@@ -383,15 +396,7 @@ static struct task *find_work (struct worker *w) {
     t = gq_pop();
     pthread_mutex_unlock(&smu);
   }
-  if (!t) {
-    golock_lock(&w->mu);
-    if ((t = w->runnext) != NULL) {
-      w->runnext = NULL;
-      atomic_fetch_sub(&nrunnext, 1);
-    }
-    else t = lq_pop(w);
-    golock_unlock(&w->mu);
-  }
+  if (!t) t = pop_own(w);
   if (!t) {
     pthread_mutex_lock(&smu);
     t = gq_pop();
@@ -490,15 +495,7 @@ static void *worker_main (void *arg) {
       /* too many runners (a stuck one came back): retire, but first hand
       ** this worker's queued tasks to the others through the global queue */
       struct task *t;
-      for (;;) {
-        golock_lock(&w->mu);
-        if ((t = w->runnext) != NULL) {
-          w->runnext = NULL;
-          atomic_fetch_sub(&nrunnext, 1);
-        }
-        else t = lq_pop(w);
-        golock_unlock(&w->mu);
-        if (!t) break;
+      while ((t = pop_own(w)) != NULL) {
         atomic_fetch_sub(&nqueued, 1);
         gq_push(t);
       }

@@ -85,13 +85,6 @@ void op_wake (struct op *op) {
 ** within a few hundred nanoseconds, far less than a sleep/wake pair. */
 #define PARK_SPINS 200
 
-static inline void cpu_relax (void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
 
 void op_park (struct op *op, int64_t deadline) {
   GOCHAN_ASSERT(op->wake == NULL);
