@@ -702,10 +702,6 @@ static int lgochan_tasks (lua_State *L) {
   return 1;
 }
 
-void ltask_shutdown (void) {
-  sched_shutdown();
-}
-
 static const luaL_Reg task_methods[] = {
   {"join", ltask_join}, {"status", ltask_status}, {NULL, NULL}
 };

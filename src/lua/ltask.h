@@ -58,8 +58,6 @@ static inline bool ltask_mayblock (int64_t deadline) {
 }
 
 void ltask_open (lua_State *L);
-/* Only in the main (non-task) state: runtime shutdown at state close. */
-void ltask_shutdown (void);
 /* Is 'L' a task's state (set before gochan is required there)? */
 bool ltask_istaskstate (lua_State *L);
 
