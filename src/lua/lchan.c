@@ -14,7 +14,7 @@
 #define LCHAN_MAX_CAP ((lua_Integer)1 << 28)
 
 static struct chan *checkchan (lua_State *L, int arg) {
-  return (struct chan *)lgochan_checkobj(L, arg, GOCHAN_CHAN_MT);
+  return (struct chan *)lgochan_checktype(L, arg, OBJ_CHAN);
 }
 
 /*
@@ -192,6 +192,8 @@ static int lchan_rangenext (lua_State *L) {
     struct selcase *cs = ltask_cases(L, lt, 1);
     cs->c = c;
     cs->dir = SEL_RECV;
+    cs->v = TVALUE_NIL;
+    cs->ok = false;
     ltask_prepare(lt, "recv on gochan.chan", c);
     int chosen;
     st = sel_begin(cs, 1, lt->ws, &lt->t->op, true, &chosen);

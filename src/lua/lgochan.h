@@ -33,6 +33,9 @@ struct obj *lgochan_toobj (lua_State *L, int idx);
 /* The object in a box of metatable 'tname' at 'arg', or a standard
 ** "bad argument"/"bad self" error. */
 struct obj *lgochan_checkobj (lua_State *L, int arg, const char *tname);
+/* The same for a type known by number (what the methods use: no string
+** compare on the fast path). */
+struct obj *lgochan_checktype (lua_State *L, int arg, enum objtype t);
 
 /* An optional timeout in seconds at 'arg' as an absolute deadline:
 ** none/nil -> GO_NEVER; 0 -> GO_NOW; else now + timeout (inf: GO_NEVER).

@@ -12,15 +12,15 @@
 #define MUTEX_CLOSER_MT "gochan.mutex.closer"
 
 static struct waitgroup *checkwg (lua_State *L, int arg) {
-  return (struct waitgroup *)lgochan_checkobj(L, arg, GOCHAN_WAITGROUP_MT);
+  return (struct waitgroup *)lgochan_checktype(L, arg, OBJ_WAITGROUP);
 }
 
 static struct gmutex *checkmutex (lua_State *L, int arg) {
-  return (struct gmutex *)lgochan_checkobj(L, arg, GOCHAN_MUTEX_MT);
+  return (struct gmutex *)lgochan_checktype(L, arg, OBJ_MUTEX);
 }
 
 static struct gatomic *checkatomic (lua_State *L, int arg) {
-  return (struct gatomic *)lgochan_checkobj(L, arg, GOCHAN_ATOMIC_MT);
+  return (struct gatomic *)lgochan_checktype(L, arg, OBJ_ATOMIC);
 }
 
 

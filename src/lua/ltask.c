@@ -22,7 +22,7 @@ static int config_workers = 0;          /* 0: default; guarded by the GIL-free
                                            rule that config runs before start */
 
 static struct task *checktask (lua_State *L, int arg) {
-  return (struct task *)lgochan_checkobj(L, arg, GOCHAN_TASK_MT);
+  return (struct task *)lgochan_checktype(L, arg, OBJ_TASK);
 }
 
 bool ltask_istaskstate (lua_State *L) {
@@ -53,7 +53,6 @@ struct selcase *ltask_cases (lua_State *L, struct ltask *lt, int n) {
     if (!cs || !ws) lgochan_raise(L, GO_NOMEM);
     lt->ncap = ncap;
   }
-  memset(lt->cs, 0, (size_t)n * sizeof *lt->cs);
   lt->n = n;
   return lt->cs;
 }
@@ -565,7 +564,7 @@ static int go_with_wg (lua_State *L) {
 ** it fails); if the task cannot start, the add is undone. */
 static int lwg_go (lua_State *L) {
   struct waitgroup *wg =
-      (struct waitgroup *)lgochan_checkobj(L, 1, GOCHAN_WAITGROUP_MT);
+      (struct waitgroup *)lgochan_checktype(L, 1, OBJ_WAITGROUP);
   if (lua_type(L, 2) != LUA_TFUNCTION) return luaL_typeerror(L, 2, "function");
   if (wg_add(wg, 1) != GO_OK) return lgochan_raise(L, GO_NEGATIVE);
   lua_pushcfunction(L, go_with_wg);

@@ -39,8 +39,8 @@ struct ltask {
 
 /* The running task if 'L' may park by yielding here, else NULL. */
 struct ltask *ltask_current (lua_State *L);
-/* Room for 'n' cases and waiters in the task (raises on no memory); the
-** cases are zeroed. */
+/* Room for 'n' cases and waiters in the task (raises on no memory). The
+** caller sets every field of the cases it uses. */
 struct selcase *ltask_cases (lua_State *L, struct ltask *lt, int n);
 /* Prepare lt->t->op for a blocking call (before *_begin). */
 void ltask_prepare (struct ltask *lt, const char *what, const void *obj);

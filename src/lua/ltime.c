@@ -15,7 +15,7 @@
 #define LTIME_MAX_NS (INT64_MAX / 2)
 
 static struct ticker *checkticker (lua_State *L, int arg) {
-  return (struct ticker *)lgochan_checkobj(L, arg, GOCHAN_TICKER_MT);
+  return (struct ticker *)lgochan_checktype(L, arg, OBJ_TICKER);
 }
 
 /* A duration in seconds at 'arg' as nanoseconds; NaN raises, <= 0 gives 0

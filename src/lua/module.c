@@ -139,6 +139,12 @@ struct obj *lgochan_toobj (lua_State *L, int idx) {
   return bx->o;
 }
 
+struct obj *lgochan_checktype (lua_State *L, int arg, enum objtype t) {
+  struct obj *o = lgochan_toobj(L, arg);
+  if (o && o->type == t) return o;            /* the fast path: no names */
+  return lgochan_checkobj(L, arg, typemt[t]);  /* the standard error */
+}
+
 struct obj *lgochan_checkobj (lua_State *L, int arg, const char *tname) {
   /* fast path: a box of ours (one raw lookup by address in its metatable)
   ** of the right type; luaL_checkudata would look the metatable up by
