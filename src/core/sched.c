@@ -518,7 +518,10 @@ static void *worker_main (void *arg) {
     atomic_store_explicit(&t->waiting, NULL, memory_order_relaxed);
     atomic_store_explicit(&w->preempt, false, memory_order_relaxed);
     self_task = t;
-    atomic_fetch_add_explicit(&w->slices, 1, memory_order_relaxed);
+    /* this worker is the only writer: a plain store, no locked add */
+    atomic_store_explicit(&w->slices,
+        atomic_load_explicit(&w->slices, memory_order_relaxed) + 1,
+        memory_order_relaxed);
     atomic_store_explicit(&w->cur, t, memory_order_release);
     int r = hooks.run(t);
     atomic_store_explicit(&w->cur, NULL, memory_order_release);
@@ -528,18 +531,20 @@ static void *worker_main (void *arg) {
       atomic_fetch_sub(&nstuck, 1);
     if (atomic_load(&shutting) && r != RUN_DONE) {
       if (r == RUN_PARK) {
-        atomic_store(&t->waiting, t->op.what);
-        atomic_store(&t->blocked, true);
+        atomic_store_explicit(&t->waiting, t->op.what, memory_order_release);
+        atomic_store_explicit(&t->blocked, true, memory_order_release);
         if (atomic_exchange(&t->pstate, PS_PARKED) == PS_WOKEN) drop_task(t);
         /* else: parked; shutdown cancels its op and a wake drops it */
       }
       else drop_task(t);
     }
     else if (r == RUN_PARK) {
-      atomic_store(&t->waiting, t->op.what);  /* same thread as the task */
-      atomic_store(&t->blocked, true);
+      /* same thread as the task; release: a reader that sees 'blocked'
+      ** sees the op the task parked on */
+      atomic_store_explicit(&t->waiting, t->op.what, memory_order_release);
+      atomic_store_explicit(&t->blocked, true, memory_order_release);
       if (atomic_exchange(&t->pstate, PS_PARKED) == PS_WOKEN) {
-        atomic_store(&t->blocked, false);
+        atomic_store_explicit(&t->blocked, false, memory_order_relaxed);
         make_runnable(t, false);   /* woken before it finished parking */
       }
     }
