@@ -161,7 +161,6 @@ static void task_destroy (struct obj *o) {
   struct task *t = (struct task *)o;
   for (int i = 0; i < t->nres; i++) tvalue_clear(&t->res[i]);
   free(t->res);
-  pthread_mutex_destroy(&t->jmu);
   free(t);
 }
 
@@ -176,7 +175,7 @@ struct task *task_new (void *ud) {
   atomic_init(&t->waiting, NULL);
   op_init(&t->op);
   t->ud = ud;
-  pthread_mutex_init(&t->jmu, NULL);
+  golock_init(&t->jmu);
   waitq_init(&t->joiners);
   return t;
 }
@@ -220,7 +219,7 @@ int task_status (struct task *t) { return atomic_load(&t->status); }
 void task_finish (struct task *t, bool failed, struct tvalue *res, int nres) {
   t->res = res;
   t->nres = nres;
-  pthread_mutex_lock(&t->jmu);
+  golock_lock(&t->jmu);
   atomic_store_explicit(&t->status, failed ? TASK_FAILED : TASK_DONE,
                         memory_order_release);
   struct waiter *w, *list = NULL;
@@ -229,30 +228,23 @@ void task_finish (struct task *t, bool failed, struct tvalue *res, int nres) {
     w->op->result = GO_OK;
     w->next = list; list = w;
   }
-  pthread_mutex_unlock(&t->jmu);
+  golock_unlock(&t->jmu);
   while (list) { w = list; list = w->next; op_wake(w->op); }
 }
 
 gostatus task_join_begin (struct task *t, struct waiter *w, struct op *op) {
-  pthread_mutex_lock(&t->jmu);
+  golock_lock(&t->jmu);
   if (atomic_load(&t->status) != TASK_RUNNING) {
-    pthread_mutex_unlock(&t->jmu);
+    golock_unlock(&t->jmu);
     return GO_OK;
   }
-  w->op = op; w->val = NULL; w->ok = NULL; w->idx = 0; w->inq = false;
-  waitq_push(&t->joiners, w);
-  pthread_mutex_unlock(&t->jmu);
+  waitq_push1(&t->joiners, w, op);
+  golock_unlock(&t->jmu);
   return GO_AGAIN;
 }
 
 gostatus task_join_finish (struct task *t, struct waiter *w, struct op *op) {
-  GOCHAN_ASSERT(atomic_load(&op->state) != OP_OPEN);
-  if (atomic_load(&op->state) == OP_FIRED) return op->result;  /* the
-                                        claimer dequeued it before waking us */
-  pthread_mutex_lock(&t->jmu);
-  waitq_remove(&t->joiners, w);
-  pthread_mutex_unlock(&t->jmu);
-  return op->result;
+  return waitq_finish1(&t->jmu, &t->joiners, w, op);
 }
 
 /* ---------------------------------------------------------------- */

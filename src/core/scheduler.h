@@ -38,7 +38,7 @@ struct task {
   void *ud;                   /* the binding's state for the task */
   /* results: written once by the task before 'status' leaves RUNNING,
   ** read-only after; 'jmu' guards 'joiners'. */
-  pthread_mutex_t jmu;
+  golock jmu;
   struct waitq joiners;
   struct tvalue *res;
   int nres;

@@ -82,20 +82,13 @@ gostatus wg_begin (struct waitgroup *wg, struct waiter *w, struct op *op) {
     golock_unlock(&wg->mu);
     return GO_OK;
   }
-  w->op = op; w->val = NULL; w->ok = NULL; w->idx = 0; w->inq = false;
-  waitq_push(&wg->waiters, w);
+  waitq_push1(&wg->waiters, w, op);
   golock_unlock(&wg->mu);
   return GO_AGAIN;
 }
 
 gostatus wg_finish (struct waitgroup *wg, struct waiter *w, struct op *op) {
-  GOCHAN_ASSERT(atomic_load(&op->state) != OP_OPEN);
-  if (atomic_load(&op->state) == OP_FIRED) return op->result;  /* the
-                                        claimer dequeued it before waking us */
-  golock_lock(&wg->mu);
-  waitq_remove(&wg->waiters, w);
-  golock_unlock(&wg->mu);
-  return op->result;
+  return waitq_finish1(&wg->mu, &wg->waiters, w, op);
 }
 
 gostatus wg_wait (struct waitgroup *wg, int64_t deadline) {
@@ -178,20 +171,14 @@ gostatus mutex_begin (struct gmutex *m, struct waiter *w, struct op *op) {
     golock_unlock(&m->mu);
     return GO_OK;
   }
-  w->op = op; w->val = NULL; w->ok = NULL; w->idx = 0; w->inq = false;
-  waitq_push(&m->waiters, w);
+  waitq_push1(&m->waiters, w, op);
   golock_unlock(&m->mu);
   return GO_AGAIN;
 }
 
 gostatus mutex_finish (struct gmutex *m, struct waiter *w, struct op *op) {
-  GOCHAN_ASSERT(atomic_load(&op->state) != OP_OPEN);
-  if (atomic_load(&op->state) == OP_FIRED) return op->result;  /* the
-                                        claimer dequeued it before waking us */
-  golock_lock(&m->mu);
-  waitq_remove(&m->waiters, w);
-  golock_unlock(&m->mu);
-  return op->result;   /* GO_OK: the unlocker handed us the lock */
+  return waitq_finish1(&m->mu, &m->waiters, w, op);  /* GO_OK: the
+                                        unlocker handed us the lock */
 }
 
 gostatus mutex_lock (struct gmutex *m, int64_t deadline) {

@@ -45,6 +45,24 @@ struct waiter *waitq_claim (struct waitq *q) {
   return NULL;
 }
 
+void waitq_push1 (struct waitq *q, struct waiter *w, struct op *op) {
+  w->op = op; w->val = NULL; w->ok = NULL; w->idx = 0; w->inq = false;
+  waitq_push(q, w);
+}
+
+gostatus waitq_finish1 (golock *l, struct waitq *q, struct waiter *w,
+                        struct op *op) {
+  int state = atomic_load_explicit(&op->state, memory_order_acquire);
+  GOCHAN_ASSERT(state != OP_OPEN);
+  if (state != OP_FIRED) {       /* a fired waiter was dequeued by its
+                                    claimer, before the wake-up */
+    golock_lock(l);
+    waitq_remove(q, w);
+    golock_unlock(l);
+  }
+  return op->result;
+}
+
 void op_init (struct op *op) {
   atomic_init(&op->state, OP_OPEN);
   op->fired = -1;

@@ -72,6 +72,13 @@ void waitq_remove (struct waitq *q, struct waiter *w);  /* no-op if !inq */
 ** object lock calls op_wake. */
 struct waiter *waitq_claim (struct waitq *q);
 
+/* Queue the only waiter of a one-case op on 'q' (lock of 'q' held). */
+void waitq_push1 (struct waitq *q, struct waiter *w, struct op *op);
+/* The finish of a one-case op queued on 'q' under lock 'l': dequeue it
+** unless its claimer did, and return the op's result. */
+gostatus waitq_finish1 (golock *l, struct waitq *q, struct waiter *w,
+                        struct op *op);
+
 /* Prepare an op for a thread waiter (wake == NULL). */
 void op_init (struct op *op);
 /* The owner (or a timer acting for it) gives up: true if the CAS won, with
