@@ -1,7 +1,7 @@
--- Channels from the main state (API.md "Channels"). Tasks do not exist yet,
--- so the main state can't be both sender and receiver of an unbuffered
--- channel: unbuffered semantics are checked through timeouts, try_* and
--- buffered channels. Cases marked "task spec later" need a second party.
+-- Channels from the main state (API.md "Channels"). The main state alone
+-- can't be both sender and receiver of an unbuffered channel: here
+-- unbuffered semantics are checked through timeouts, try_* and buffered
+-- channels; hand-offs between two parties are in task_spec.lua.
 --
 -- Error closures never 'return' the call: a tail call loses the function's
 -- name in the message ("bad argument #2 to '?'").
@@ -9,14 +9,7 @@
 local gochan = require "gochan"
 local helper = require "spec.helper"
 
-local function drain (ch)
-  local out = {}
-  while true do
-    local v, ok = ch:try_recv()
-    if not ok then return out end
-    out[#out + 1] = v
-  end
-end
+local drain = helper.drain
 
 describe("gochan.chan", function()
   it("makes an unbuffered channel by default", function()

@@ -49,4 +49,15 @@ function M.assert_prompt (dt)
   end
 end
 
+-- Every value a channel holds now, in order (try_recv until it would block
+-- or the channel is closed and drained).
+function M.drain (ch)
+  local out = {}
+  while true do
+    local v, ok = ch:try_recv()
+    if not ok then return out end
+    out[#out + 1] = v
+  end
+end
+
 return M

@@ -1,19 +1,12 @@
 -- gochan.select from the main state (API.md "select"). Readiness comes
--- from buffered and closed channels and timers; task spec later: a select
--- woken by another task's send/recv/close, and exactly one of several
--- blocked selects taking a value.
+-- from buffered and closed channels and timers; selects woken by another
+-- task are in task_spec.lua, and exactly-one-fires under contention in the
+-- C tests (tests/test_select.c, tests/test_stress.c).
 
 local gochan = require "gochan"
 local helper = require "spec.helper"
 
-local function drain (ch)
-  local out = {}
-  while true do
-    local v, ok = ch:try_recv()
-    if not ok then return out end
-    out[#out + 1] = v
-  end
-end
+local drain = helper.drain
 
 describe("gochan.select", function()
   describe("recv cases", function()

@@ -8,6 +8,7 @@
 -- between the main state and a task.
 
 local gochan = require "gochan"
+local helper = require "spec.helper"
 
 local ch = gochan.chan(4)
 
@@ -19,14 +20,7 @@ local function rt (v)
   return got
 end
 
-local function drain (c)
-  local out = {}
-  while true do
-    local v, ok = c:try_recv()
-    if not ok then return out end
-    out[#out + 1] = v
-  end
-end
+local drain = helper.drain
 
 describe("transfer", function()
   before_each(function() drain(ch) end)

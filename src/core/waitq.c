@@ -72,7 +72,6 @@ void op_init (struct op *op) {
   op->owner = NULL;
   op->deadline = GO_NEVER;
   op->what = NULL;
-  op->waitobj = NULL;
 }
 
 bool op_cancel (struct op *op, gostatus why) {

@@ -41,7 +41,6 @@ struct op {
   void *owner;             /* for 'wake': the task */
   int64_t deadline;        /* set by op_park: GO_NEVER = no time limit */
   const char *what;        /* what is waited on, for gochan.tasks() */
-  void *waitobj;           /* the object waited on (display only) */
 };
 
 /*

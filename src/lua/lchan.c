@@ -94,7 +94,7 @@ static int taskop (lua_State *L, struct ltask *lt, struct chan *c, int dir,
   cs->v = *v;
   cs->ok = false;
   ltask_prepare(lt, dir == SEL_SEND ? "send on gochan.chan"
-                                    : "recv on gochan.chan", c);
+                                    : "recv on gochan.chan");
   int chosen;
   gostatus st = sel_begin(cs, 1, lt->ws, &lt->t->op, true, &chosen);
   if (st == GO_AGAIN)
@@ -194,7 +194,7 @@ static int lchan_rangenext (lua_State *L) {
     cs->dir = SEL_RECV;
     cs->v = TVALUE_NIL;
     cs->ok = false;
-    ltask_prepare(lt, "recv on gochan.chan", c);
+    ltask_prepare(lt, "recv on gochan.chan");
     int chosen;
     st = sel_begin(cs, 1, lt->ws, &lt->t->op, true, &chosen);
     if (st == GO_AGAIN)

@@ -190,7 +190,7 @@ static int lgochan_select (lua_State *L) {
   int chosen = -1;
   gostatus st;
   if (lt) {
-    ltask_prepare(lt, "select", NULL);
+    ltask_prepare(lt, "select");
     st = sel_begin(cs, n, lt->ws, &lt->t->op, true, &chosen);
     if (st == GO_AGAIN)
       return ltask_park(L, lt, PEND_SEL, NULL, GO_NEVER, 0, select_k);

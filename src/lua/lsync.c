@@ -74,7 +74,7 @@ static int lwg_wait (lua_State *L) {
   struct ltask *lt = ltask_mayblock(deadline) ? ltask_current(L) : NULL;
   if (lt) {
     ltask_cases(L, lt, 1);
-    ltask_prepare(lt, "wait on gochan.waitgroup", wg);
+    ltask_prepare(lt, "wait on gochan.waitgroup");
     gostatus st = wg_begin(wg, lt->ws, &lt->t->op);
     if (st == GO_AGAIN)
       return ltask_park(L, lt, PEND_WG, (struct obj *)wg, deadline, 0, wait_k);
@@ -148,7 +148,7 @@ static int lmutex_lock (lua_State *L) {
   struct ltask *lt = ltask_current(L);
   if (lt) {
     ltask_cases(L, lt, 1);
-    ltask_prepare(lt, "lock on gochan.mutex", m);
+    ltask_prepare(lt, "lock on gochan.mutex");
     gostatus st = mutex_begin(m, lt->ws, &lt->t->op);
     if (st == GO_AGAIN)
       return ltask_park(L, lt, PEND_MUTEX, (struct obj *)m, GO_NEVER, 0, lock_k);

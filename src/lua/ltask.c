@@ -57,10 +57,9 @@ struct selcase *ltask_cases (lua_State *L, struct ltask *lt, int n) {
   return lt->cs;
 }
 
-void ltask_prepare (struct ltask *lt, const char *what, const void *obj) {
+void ltask_prepare (struct ltask *lt, const char *what) {
   task_prepare(lt->t);
   lt->t->op.what = what;          /* a static string: no formatting here */
-  lt->t->op.waitobj = (void *)obj;
 }
 
 int ltask_park (lua_State *L, struct ltask *lt, int pend, struct obj *o,
@@ -615,7 +614,7 @@ static int ltask_join (lua_State *L) {
   if (lt) {
     if (lt->t == t) return luaL_error(L, "a task cannot join itself");
     ltask_cases(L, lt, 1);
-    ltask_prepare(lt, "join on gochan.task", t);
+    ltask_prepare(lt, "join on gochan.task");
     if (task_join_begin(t, lt->ws, &lt->t->op) == GO_OK)
       return joinresult(L, t, GO_OK);
     return ltask_park(L, lt, PEND_JOIN, &t->hdr, deadline, 0, join_k);

@@ -43,7 +43,7 @@ struct ltask *ltask_current (lua_State *L);
 ** caller sets every field of the cases it uses. */
 struct selcase *ltask_cases (lua_State *L, struct ltask *lt, int n);
 /* Prepare lt->t->op for a blocking call (before *_begin). */
-void ltask_prepare (struct ltask *lt, const char *what, const void *obj);
+void ltask_prepare (struct ltask *lt, const char *what);
 /* Park after a *_begin returned GO_AGAIN: arms the timeout, yields;
 ** resumes in 'k'. Never returns. */
 int ltask_park (lua_State *L, struct ltask *lt, int pend, struct obj *o,

@@ -49,7 +49,7 @@ static int lgochan_sleep (lua_State *L) {
     return 0;
   }
   if (lt) {                         /* a timer wakes it; the worker runs others */
-    ltask_prepare(lt, "sleep", NULL);
+    ltask_prepare(lt, "sleep");
     return ltask_park(L, lt, PEND_SLEEP, NULL, go_now() + ns, 0, sleep_k);
   }
   return sleepresult(L, go_sleep_until(go_now() + ns));
