@@ -523,10 +523,13 @@ static void *worker_main (void *arg) {
       atomic_fetch_sub(&nstuck, 1);
     if (atomic_load(&shutting) && r != RUN_DONE) {
       if (r == RUN_PARK) {
-        atomic_store_explicit(&t->waiting, t->op.what, memory_order_release);
-        atomic_store_explicit(&t->blocked, true, memory_order_release);
-        if (atomic_exchange(&t->pstate, PS_PARKED) == PS_WOKEN) drop_task(t);
-        /* else: parked; shutdown cancels its op and a wake drops it */
+        /* Shutdown may have scanned for blocked tasks before this one
+        ** parked: cancel its op here. Won: nobody will wake it, drop it
+        ** now. Lost: a peer fired it and its wake-up requeues the task
+        ** (the pstate handshake), where a worker drops it. */
+        if (op_cancel(&t->op, GO_SHUTDOWN)) drop_task(t);
+        else if (atomic_exchange(&t->pstate, PS_PARKED) == PS_WOKEN)
+          drop_task(t);
       }
       else drop_task(t);
     }
@@ -814,14 +817,16 @@ void sched_shutdown (void) {
     free(workers[i]);
     workers[i] = NULL;
   }
-  /* Tasks still parked whose op was fired by a peer but not yet requeued
-  ** cannot exist now: every wake-up pushes to a queue the workers drained.
-  ** What is left on the live list never ran or was never woken: drop it. */
+  /* What is left on the live list never ran, or is parked with an op no
+  ** one cancelled yet: close the op (its timer first, so no timeout fires
+  ** meanwhile), then drop the task. */
   for (;;) {
     pthread_mutex_lock(&livemu);
     struct task *t = live_head;
     pthread_mutex_unlock(&livemu);
     if (!t) break;
+    timer_stop(&t->tmo);
+    op_cancel(&t->op, GO_SHUTDOWN);   /* lost: already fired or cancelled */
     drop_task(t);
   }
   atomic_store(&nw, 0);
