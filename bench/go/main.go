@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -147,23 +148,30 @@ func w5(n int) {
 }
 
 // w6 is many tasks: n goroutines each blocked receiving on its own
-// unbuffered channel, then each released with one send, and all waited for.
+// unbuffered channel; once all n have started (and are entering the
+// receive), each is released with one send, and all are waited for.
 // Result: seconds, and the process's peak RSS.
 func w6(n int) {
 	stop := startTimer()
 	chans := make([]chan int, n)
 	results := make([]int, n)
 	var wg sync.WaitGroup
+	var started atomic.Int64
 	wg.Add(n)
 	for i := range chans {
 		c := make(chan int)
 		chans[i] = c
 		go func(i int) {
+			started.Add(1)
 			results[i] = <-c
 			wg.Done()
 		}(i)
 	}
 	spawned, _ := stop()
+	for started.Load() < int64(n) {
+		time.Sleep(time.Millisecond)
+	}
+	blocked, _ := stop()
 	for i, c := range chans {
 		c <- i + 1
 	}
@@ -175,7 +183,7 @@ func w6(n int) {
 	}
 	check(sum == n*(n+1)/2, "W6: wrong sum")
 	report("W6", "seconds", el, "cpu_s", ms(cpu), "peak_rss_kb", peakRSSKB(),
-		"spawned_s", ms(spawned))
+		"spawned_s", ms(spawned), "blocked_s", ms(blocked))
 }
 
 // sel: one goroutine selects over two channels (capacity 128 each) fed by
