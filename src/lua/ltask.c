@@ -11,6 +11,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include "alloc.h"
 #include "lgochan.h"
 #include "ltask.h"
 #include "sync.h"
@@ -125,11 +126,78 @@ static void clear_vals (struct tvalue *vals, int n) {
   for (int i = 0; i < n; i++) tvalue_clear(&vals[i]);
 }
 
+/*
+** The package paths a task starts with: its caller's package.path and
+** package.cpath at the go call, read when the task first opens package.
+** Nearly every go call passes the same two strings, so the last pair made
+** is shared (refcounted, immutable) rather than copied into each task.
+*/
+struct paths {
+  atomic_int refs;
+  char *path, *cpath;                 /* NULL: the caller had none */
+};
+static golock pathmu;                 /* guards 'lastpaths' (one reference) */
+static struct paths *lastpaths;
+
+static void paths_release (struct paths *ps) {
+  if (ps && atomic_fetch_sub_explicit(&ps->refs, 1, memory_order_acq_rel) == 1) {
+    free(ps->path);
+    free(ps->cpath);
+    free(ps);
+  }
+}
+
+static bool samestr (const char *a, const char *s, size_t len) {
+  if (!a || !s) return a == s;
+  return strncmp(a, s, len) == 0 && a[len] == '\0';
+}
+
+static char *dupstr (const char *s, size_t len) {
+  char *d = s ? malloc(len + 1) : NULL;
+  if (d) { memcpy(d, s, len); d[len] = '\0'; }
+  return d;
+}
+
+/* The caller's paths, shared when they are the last ones (NULL: no
+** memory; the task then gets package's defaults). */
+static struct paths *paths_get (lua_State *L) {
+  int top = lua_gettop(L);
+  const char *p = NULL, *cp = NULL;
+  size_t pl = 0, cpl = 0;
+  if (lua_getglobal(L, "package") == LUA_TTABLE) {
+    if (lua_getfield(L, -1, "path") == LUA_TSTRING) p = lua_tolstring(L, -1, &pl);
+    if (lua_getfield(L, -2, "cpath") == LUA_TSTRING) cp = lua_tolstring(L, -1, &cpl);
+  }
+  golock_lock(&pathmu);
+  struct paths *ps = lastpaths;
+  if (ps && samestr(ps->path, p, pl) && samestr(ps->cpath, cp, cpl))
+    atomic_fetch_add_explicit(&ps->refs, 1, memory_order_relaxed);
+  else ps = NULL;
+  golock_unlock(&pathmu);
+  if (!ps && (ps = calloc(1, sizeof *ps)) != NULL) {
+    ps->path = dupstr(p, pl);
+    ps->cpath = dupstr(cp, cpl);
+    if ((p && !ps->path) || (cp && !ps->cpath)) {
+      free(ps->path); free(ps->cpath); free(ps);
+      ps = NULL;
+    }
+    else {
+      atomic_init(&ps->refs, 2);      /* the caller's and lastpaths' */
+      golock_lock(&pathmu);
+      struct paths *old = lastpaths;
+      lastpaths = ps;
+      golock_unlock(&pathmu);
+      paths_release(old);
+    }
+  }
+  lua_settop(L, top);
+  return ps;
+}
+
 static void free_ltask (struct ltask *lt) {
   if (lt->L) lua_close(lt->L);
   if (lt->vals) { clear_vals(lt->vals, lt->nvals); free(lt->vals); }
-  free(lt->path);
-  free(lt->cpath);
+  paths_release(lt->paths);
   if (lt->wg) {
     wg_add(lt->wg, -1);              /* wg:go: done, also when it failed */
     obj_release((struct obj *)lt->wg);
@@ -174,16 +242,59 @@ static void fail_results (struct ltask *lt, struct tvalue **res, int *nres) {
 static int setup_state (lua_State *L);
 static int decode_args (lua_State *L);
 
+/* A task state's panic and warning functions: what luaL_newstate gives
+** (its own are private to lauxlib), as the interpreter prints them.
+** Warnings are off until "@on"; the function in place is the mode. */
+static int state_panic (lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "PANIC: unprotected error in call to Lua API (%s)\n",
+          msg ? msg : "error object is not a string");
+  return 0;                                   /* then Lua aborts */
+}
+
+static void warn_on (void *ud, const char *msg, int tocont);
+
+static void warn_off (void *ud, const char *msg, int tocont) {
+  if (!tocont && strcmp(msg, "@on") == 0)
+    lua_setwarnf((lua_State *)ud, warn_on, ud);
+}
+
+static void warn_cont (void *ud, const char *msg, int tocont) {
+  fputs(msg, stderr);
+  if (tocont) lua_setwarnf((lua_State *)ud, warn_cont, ud);
+  else {
+    fputs("\n", stderr);
+    lua_setwarnf((lua_State *)ud, warn_on, ud);
+  }
+}
+
+static void warn_on (void *ud, const char *msg, int tocont) {
+  if (!tocont && *msg == '@') {               /* a control message */
+    if (strcmp(msg, "@off") == 0) lua_setwarnf((lua_State *)ud, warn_off, ud);
+    return;
+  }
+  fputs("Lua warning: ", stderr);
+  warn_cont(ud, msg, tocont);
+}
+
+/* A task's state: memory from goalloc (src/core/alloc.h). */
+static lua_State *new_task_state (void) {
+  lua_State *L = lua_newstate(goalloc, NULL);
+  if (L) {
+    lua_atpanic(L, state_panic);
+    lua_setwarnf(L, warn_off, L);
+  }
+  return L;
+}
+
 /* The first slice: make the task's state and decode its function and
 ** arguments there. False (message pushed on 'lt->L', or none) on failure. */
 static bool task_start (struct ltask *lt) {
-  lua_State *NL = luaL_newstate();
+  lua_State *NL = new_task_state();
   if (!NL) return false;
   lt->L = NL;
   lua_pushcfunction(NL, setup_state);
-  lua_pushstring(NL, lt->path);
-  lua_pushstring(NL, lt->cpath);
-  if (lua_pcall(NL, 2, 0, 0) != LUA_OK) return false;
+  if (lua_pcall(NL, 0, 0, 0) != LUA_OK) return false;
   lt->co = lua_newthread(NL);
   luaL_ref(NL, LUA_REGISTRYINDEX);          /* anchored for its life */
   lua_pushcfunction(lt->co, decode_args);
@@ -197,8 +308,6 @@ static bool task_start (struct ltask *lt) {
   clear_vals(lt->vals, lt->nvals);          /* decoded: the state has them */
   free(lt->vals);
   lt->vals = NULL;
-  free(lt->path); free(lt->cpath);
-  lt->path = lt->cpath = NULL;
   return true;
 }
 
@@ -312,7 +421,6 @@ static int lgochan_print (lua_State *L) {
 ** its metatable for method calls and arithmetic coercion); the metatable
 ** of a gochan type is made when the first object of that type arrives.
 */
-static const char PATHKEY = 'p';        /* registry: {path, cpath} */
 
 /* require "_G" (a module reference to a base function crosses by that
 ** name) opens the base library like a first read of its names does */
@@ -339,11 +447,22 @@ static const char *const basenames[] = {
 
 static int open_base (lua_State *L);
 
+/* The paths of the task whose state 'L' is, if it is the one running. */
+static const struct paths *task_paths (lua_State *L) {
+  struct task *t = sched_current();
+  struct ltask *lt = t ? t->ud : NULL;
+  if (!lt || !lt->L) return NULL;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  bool mine = lua_tothread(L, -1) == lt->L;
+  lua_pop(L, 1);
+  return mine ? lt->paths : NULL;
+}
+
 static void open_package (lua_State *L) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PATHKEY) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    return;                             /* already open */
-  }
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  bool open = lua_getfield(L, -1, LUA_LOADLIBNAME) != LUA_TNIL;
+  lua_pop(L, 2);
+  if (open) return;
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   for (const luaL_Reg *lib = lazylibs; lib->name; lib++) {
     lua_pushcfunction(L, lib->func);     /* require(name) works before use */
@@ -352,14 +471,17 @@ static void open_package (lua_State *L) {
   lua_pushcfunction(L, open_base);
   lua_setfield(L, -2, "_G");
   lua_pop(L, 1);
-  luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);   /* paths package */
-  lua_rawgeti(L, -2, 1);
-  if (lua_isstring(L, -1)) lua_setfield(L, -2, "path"); else lua_pop(L, 1);
-  lua_rawgeti(L, -2, 2);
-  if (lua_isstring(L, -1)) lua_setfield(L, -2, "cpath"); else lua_pop(L, 1);
-  lua_pushnil(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &PATHKEY);
-  lua_pop(L, 2);
+  luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);   /* package */
+  const struct paths *ps = task_paths(L);
+  if (ps && ps->path) {
+    lua_pushstring(L, ps->path);
+    lua_setfield(L, -2, "path");
+  }
+  if (ps && ps->cpath) {
+    lua_pushstring(L, ps->cpath);
+    lua_setfield(L, -2, "cpath");
+  }
+  lua_pop(L, 1);
 }
 
 
@@ -458,17 +580,11 @@ static void lazy_string_metatable (lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* In the new state: the task flag, gochan.core, string, the caller's
-** package paths for later, and the lazy globals. Runs protected. */
+/* In the new state: the task flag, string's metatable and the lazy
+** globals. Runs protected. */
 static int setup_state (lua_State *L) {
   lua_pushboolean(L, 1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &TASKSTATEKEY);
-  lua_createtable(L, 2, 0);
-  lua_pushvalue(L, 1);
-  lua_rawseti(L, -2, 1);
-  lua_pushvalue(L, 2);
-  lua_rawseti(L, -2, 2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &PATHKEY);
   lazy_string_metatable(L);    /* transfer's per-state data is made on first
                                   use; gochan.core opens when gochan is
                                   required; each gochan type's metatable
@@ -490,16 +606,6 @@ static int decode_args (lua_State *L) {
   luaL_checkstack(L, n, "too many arguments");
   for (int i = 0; i < n; i++) transfer_pushcopy(L, &vals[i]);
   return n;
-}
-
-static char *dupfield (lua_State *L, int t, const char *k) {
-  lua_getfield(L, t, k);
-  size_t len;
-  const char *s = lua_tolstring(L, -1, &len);
-  char *d = NULL;
-  if (s && (d = malloc(len + 1)) != NULL) memcpy(d, s, len + 1);
-  lua_pop(L, 1);
-  return d;
 }
 
 /* Start fn(...) as a task; 'wg' (or NULL) is wg:go's waitgroup, already
@@ -533,11 +639,7 @@ static int spawn (lua_State *L, int first, struct waitgroup *wg) {
     }
   }
   lt->nargs = n - 1;
-  if (lua_getglobal(L, "package") == LUA_TTABLE) {
-    lt->path = dupfield(L, -1, "path");
-    lt->cpath = dupfield(L, -1, "cpath");
-  }
-  lua_pop(L, 1);
+  lt->paths = paths_get(L);
   if (wg) { obj_retain((struct obj *)wg); lt->wg = wg; }
   st = sched_spawn(t);
   if (st != GO_OK) {

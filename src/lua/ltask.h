@@ -23,7 +23,7 @@ struct ltask {
   lua_State *co;           /* the coroutine that runs its function */
   struct tvalue *vals;     /* until then: the function and its arguments */
   int nvals;
-  char *path, *cpath;      /* and the caller's package paths (or NULL) */
+  struct paths *paths;     /* the caller's package paths (shared; or NULL) */
   int nargs;               /* for the first resume */
   bool started;
   bool parking;            /* set by ltask_park: the slice ends in RUN_PARK */

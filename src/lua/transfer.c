@@ -38,6 +38,8 @@ enum {
 /* Deepest nesting of tables, functions and metatables in one value (both
 ** ways: whatever the encoder accepts, the decoder builds). */
 #define MAXDEPTH 1000
+/* Stack slots one nesting level may need: 3 of its own, 8 for a leaf. */
+#define LEVELSLOTS 11
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -724,9 +726,10 @@ static int encvalue (struct enc *en, int idx, const char *root) {
     return refuse(en, idx, root, t == LUA_TTABLE ?
                   "a table nested deeper than " STR(MAXDEPTH) " levels" :
                   "a function nested deeper than " STR(MAXDEPTH) " levels");
-  /* each level holds at most 3 slots, a leaf at most 8 more: check once
-  ** every 8 levels (transfer_pack made room for levels 0..7) */
-  if ((s->depth & 7) == 7 && !lua_checkstack(L, 40)) return E_NOMEM;
+  /* each level holds at most 3 slots, a leaf at most 8 more: room for
+  ** this level and a leaf below it (asking for more than that would
+  ** double a small stack, which a blocked task then keeps) */
+  if (!lua_checkstack(L, LEVELSLOTS)) return E_NOMEM;
   uint32_t ref = ++s->nrefs;
   if (!memo_add(s, p, ref)) return E_NOMEM;
   s->depth++;
@@ -810,7 +813,7 @@ int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
     }
     default: break;
   }
-  luaL_checkstack(L, 48, NULL);
+  luaL_checkstack(L, 8 + LEVELSLOTS, NULL);
   lua_pushnil(L);                       /* the error slot */
   int errslot = lua_gettop(L);
   gettstate(L);                         /* made on first use: nothing held */
@@ -1044,8 +1047,7 @@ static void decvalue (struct dec *d) {
     case T_MOD: decmodule(d); return;
     case T_TABLE: case T_TABLEMT: case T_FUNC:
       if (++d->depth > MAXDEPTH + 1) corrupt(d);
-      /* as in the encoder: room for 8 more levels every 8 levels */
-      if ((d->depth & 7) == 0) luaL_checkstack(L, 40, NULL);
+      luaL_checkstack(L, LEVELSLOTS, NULL);      /* as in the encoder */
       if (tag == T_FUNC) decfunction(d); else dectable(d, tag == T_TABLEMT);
       d->depth--;
       return;
@@ -1056,7 +1058,7 @@ static void decvalue (struct dec *d) {
 /* Decode 'b' (owned by the caller) and push the value. Raises on bad bytes. */
 static void decode (lua_State *L, const struct tbuf *b) {
   struct dec d = { L, b->data, b->data + b->len, b, 0, 0, 0 };
-  luaL_checkstack(L, 48, NULL);
+  luaL_checkstack(L, 1 + LEVELSLOTS, NULL);     /* refs, a leaf */
   if (b->flags & TBUF_REFS) {
     lua_createtable(L, 8, 0);
     d.refs = lua_gettop(L);

@@ -1,0 +1,223 @@
+/*
+** alloc.c: the allocator of task states (see alloc.h).
+*/
+#include "alloc.h"
+#include "core.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#ifdef GOCHAN_PLAIN_ALLOC
+
+void *goalloc (void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud; (void)osize;
+  if (nsize == 0) { free(ptr); return NULL; }
+  return realloc(ptr, nsize);
+}
+
+#else
+
+/*
+** Size classes: 16..256 bytes in steps of 8 (classes 0..30), 320..1024 in
+** steps of 64 (31..42), 1152..2048 in steps of 128 (43..50). Larger
+** blocks come from malloc. Every class size is a multiple of 8, and
+** regions are page-aligned, so every block is 8-aligned (Lua's
+** LUAI_MAXALIGN needs 8).
+*/
+#define NCLS 51
+#define MAXSMALL 2048
+#define REGION ((size_t)2 << 20)   /* carved per thread, 2 MB at a time */
+
+static inline int cls_of (size_t n) {
+  if (n <= 256) return n <= 16 ? 0 : (int)((n + 7) >> 3) - 2;
+  if (n <= 1024) return 31 + (int)((n - 257) >> 6);
+  return 43 + (int)((n - 1025) >> 7);              /* n <= MAXSMALL */
+}
+
+static inline size_t cls_size (int c) {
+  if (c <= 30) return (size_t)(c + 2) * 8;
+  if (c <= 42) return 320 + (size_t)(c - 31) * 64;
+  return 1152 + (size_t)(c - 43) * 128;
+}
+
+/* blocks per batch moved between a thread and the depot */
+static inline unsigned batch_of (int c) {
+  size_t b = 8192 / cls_size(c);
+  return b < 4 ? 4 : b > 128 ? 128 : (unsigned)b;
+}
+
+/* A free block. 'nextbatch' is used only in the first block of a batch
+** in the depot (every block has room for two pointers: 16 bytes). */
+struct blk {
+  struct blk *next;
+  struct blk *nextbatch;
+};
+
+/* The depot: full batches per class. 'mu' guards 'batches'. */
+static struct depot {
+  golock mu;
+  struct blk *batches;
+} depot[NCLS];
+
+/* Regions given back by exiting threads, with what is left of them.
+** 'rmu' guards 'spare'; each spare region's header is in its own bytes. */
+struct spare { struct spare *next; char *end; };
+static golock rmu;
+static struct spare *spare;
+
+/* A thread's cache: touched only by its thread (no lock). */
+struct tcache {
+  struct blk *head[NCLS];
+  unsigned n[NCLS];                 /* about how many blocks 'head' holds */
+  char *cur, *end;                  /* the region being carved */
+  bool registered;                  /* flushed to the depot at exit */
+};
+
+static __thread struct tcache tc;
+static pthread_key_t tckey;
+static pthread_once_t tconce = PTHREAD_ONCE_INIT;
+
+static void depot_put (int c, struct blk *first) {
+  golock_lock(&depot[c].mu);
+  first->nextbatch = depot[c].batches;
+  depot[c].batches = first;
+  golock_unlock(&depot[c].mu);
+}
+
+static struct blk *depot_take (int c) {
+  struct blk *b;
+  golock_lock(&depot[c].mu);
+  b = depot[c].batches;
+  if (b) depot[c].batches = b->nextbatch;
+  golock_unlock(&depot[c].mu);
+  return b;
+}
+
+/* Thread exit: every list to the depot (a batch may be short: 'n' is a
+** count for the trimming rule only), the region's rest to 'spare'. */
+static void tc_flush (void *arg) {
+  struct tcache *t = arg;
+  for (int c = 0; c < NCLS; c++) {
+    if (t->head[c]) depot_put(c, t->head[c]);
+    t->head[c] = NULL;
+    t->n[c] = 0;
+  }
+  if (t->end - t->cur >= (ptrdiff_t)(sizeof(struct spare) + 256)) {
+    struct spare *s = (struct spare *)(void *)t->cur;
+    s->end = t->end;
+    golock_lock(&rmu);
+    s->next = spare;
+    spare = s;
+    golock_unlock(&rmu);
+  }
+  t->cur = t->end = NULL;
+  t->registered = false;
+}
+
+static void tc_makekey (void) {
+  if (pthread_key_create(&tckey, tc_flush) != 0) tckey = 0;
+}
+
+static void tc_register (struct tcache *t) {
+  pthread_once(&tconce, tc_makekey);
+  t->registered = true;
+  pthread_setspecific(tckey, t);
+}
+
+/* A new region for 't': a spare one, else a fresh mapping. */
+static bool refill_region (struct tcache *t) {
+  golock_lock(&rmu);
+  struct spare *s = spare;
+  if (s) spare = s->next;
+  golock_unlock(&rmu);
+  if (s) {
+    t->end = s->end;
+    t->cur = (char *)s;
+    return true;
+  }
+  /* 2 MB-aligned, so the kernel may back it with one huge page: the page
+  ** faults of touching fresh memory otherwise cost more than the work
+  ** (measured: a third of W6's time, 100,000 task states) */
+  char *p = mmap(NULL, 2 * REGION, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return false;
+  char *a = (char *)(((uintptr_t)p + REGION - 1) & ~(uintptr_t)(REGION - 1));
+  if (a > p) munmap(p, (size_t)(a - p));
+  if (a + REGION < p + 2 * REGION)
+    munmap(a + REGION, (size_t)(p + 2 * REGION - (a + REGION)));
+#ifdef MADV_HUGEPAGE
+  madvise(a, REGION, MADV_HUGEPAGE);      /* a hint: fine if refused */
+#endif
+  t->cur = a;
+  t->end = a + REGION;
+  return true;
+}
+
+static void *alloc_small (int c) {
+  struct tcache *t = &tc;
+  struct blk *b = t->head[c];
+  if (b) {
+    t->head[c] = b->next;
+    if (t->n[c]) t->n[c]--;
+    return b;
+  }
+  if (!t->registered) tc_register(t);
+  b = depot_take(c);
+  if (b) {
+    t->head[c] = b->next;
+    t->n[c] = batch_of(c) - 1;
+    return b;
+  }
+  size_t sz = cls_size(c);
+  if (t->end - t->cur < (ptrdiff_t)sz && !refill_region(t)) return NULL;
+  void *p = t->cur;                  /* a region's rest below 'sz' is lost */
+  t->cur += sz;
+  return p;
+}
+
+static void free_small (int c, void *p) {
+  struct tcache *t = &tc;
+  struct blk *b = p;
+  b->next = t->head[c];
+  t->head[c] = b;
+  unsigned lim = batch_of(c);
+  if (++t->n[c] <= 2 * lim) return;
+  if (!t->registered) tc_register(t);
+  struct blk *last = b;              /* give the newest 'lim' blocks away */
+  for (unsigned i = 1; i < lim; i++) last = last->next;
+  t->head[c] = last->next;
+  last->next = NULL;
+  t->n[c] -= lim;
+  depot_put(c, b);
+}
+
+void *goalloc (void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  if (nsize == 0) {                  /* free */
+    if (ptr) {
+      if (osize > MAXSMALL) free(ptr);
+      else free_small(cls_of(osize), ptr);
+    }
+    return NULL;
+  }
+  if (!ptr)                          /* allocate ('osize' is a type tag) */
+    return nsize > MAXSMALL ? malloc(nsize) : alloc_small(cls_of(nsize));
+  if (osize > MAXSMALL && nsize > MAXSMALL) return realloc(ptr, nsize);
+  if (osize <= MAXSMALL && nsize <= MAXSMALL && cls_of(osize) == cls_of(nsize))
+    return ptr;                      /* the block already fits */
+  void *np = nsize > MAXSMALL ? malloc(nsize) : alloc_small(cls_of(nsize));
+  if (!np) {                         /* Lua counts on shrinking to succeed: */
+    if (nsize >= osize) return NULL;
+    if (osize > MAXSMALL && (np = realloc(ptr, nsize)) != NULL) return np;
+    return ptr;                      /* keep the larger block (a malloc'd
+                                        one joins a class when freed) */
+  }
+  memcpy(np, ptr, osize < nsize ? osize : nsize);
+  if (osize > MAXSMALL) free(ptr);
+  else free_small(cls_of(osize), ptr);
+  return np;
+}
+
+#endif
