@@ -223,13 +223,46 @@ static void report_failure (struct task *t, const char *msg) {
   free(line);
 }
 
-/* Pack the error at the top of 'co' with a traceback into one result. */
+/* As a panic runs deferred calls before the goroutine dies: a task that
+** failed closes its pending to-be-closed variables (gochan.defer), which
+** lua_resume leaves open, with the error. The status is that of the
+** closing: not LUA_OK when a __close raised (its error on top). */
+static int close_pending (lua_State *co) {
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  return lua_closethread(co, NULL);
+#else
+  return lua_resetthread(co);
+#endif
+}
+
+/* Pack the error at the top of 'co' with a traceback into one result;
+** a failed task's to-be-closed variables are closed here. */
 static void fail_results (struct ltask *lt, struct tvalue **res, int *nres) {
-  lua_State *co = lt->co;
-  const char *msg = lua_tostring(co, -1);
+  lua_State *co = lt->co, *L = lt->L;
+  int eidx = lua_gettop(co);                    /* the error object */
+  const char *msg = lua_tostring(co, eidx);
   if (!msg) msg = lua_pushfstring(co, "(error object is a %s value)",
-                                  luaL_typename(co, -1));
-  luaL_traceback(lt->L, co, msg, 0);
+                                  luaL_typename(co, eidx));
+  luaL_traceback(L, co, msg, 0);               /* before the stack unwinds */
+  lua_settop(co, eidx);       /* closing takes the error object from the top */
+  int fi = lua_gettop(L);
+  int st = lua_status(co);
+  if (st != LUA_OK && st != LUA_YIELD) {
+    lua_pushvalue(co, eidx);
+    lua_xmove(co, L, 1);                        /* full err */
+    if (close_pending(co) != LUA_OK && lua_gettop(co) > 0) {
+      lua_xmove(co, L, 1);                      /* full err err2 */
+      if (!lua_rawequal(L, fi + 1, fi + 2)) {   /* a __close raised */
+        const char *cmsg = lua_tostring(L, fi + 2);
+        lua_pushfstring(L, "\n(and a to-be-closed variable raised: %s)",
+                        cmsg ? cmsg : "an error object that is not a string");
+        lua_copy(L, -1, fi + 1);
+        lua_settop(L, fi + 1);
+        lua_concat(L, 2);                       /* full */
+      }
+    }
+    lua_settop(L, fi);
+  }
   size_t len;
   const char *full = lua_tolstring(lt->L, -1, &len);
   report_failure(lt->t, full);
