@@ -250,7 +250,9 @@ static void newtype (lua_State *L, const char *tname, lua_CFunction tostr,
   lgochan_newmetatable(L, tname);             /* mt */
   lua_pushcfunction(L, tostr);
   lua_setfield(L, -2, "__tostring");
-  lua_newtable(L);
+  int n = 0;
+  while (methods[n].name) n++;
+  lua_createtable(L, 0, n);
   luaL_setfuncs(L, methods, 0);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);

@@ -44,7 +44,17 @@ static int lgochan__gc (lua_State *L) {
 }
 
 int lgochan_newmetatable (lua_State *L, const char *tname) {
-  int created = luaL_newmetatable(L, tname);  /* sets __name */
+  int created = 0;                            /* as luaL_newmetatable, but */
+  if (luaL_getmetatable(L, tname) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 8);    /* sized for every field a type has: a task
+                                    state keeps no garbage from rehashing */
+    lua_pushstring(L, tname);
+    lua_setfield(L, -2, "__name");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, tname);
+    created = 1;
+  }
   lua_pushcfunction(L, lgochan__gc);
   lua_setfield(L, -2, "__gc");
   return created;                             /* mt */
@@ -53,7 +63,7 @@ int lgochan_newmetatable (lua_State *L, const char *tname) {
 static void pushcache (lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CACHEKEY) != LUA_TTABLE) {
     lua_pop(L, 1);
-    lua_createtable(L, 0, 16);
+    lua_createtable(L, 0, 2);   /* small: a blocked task may hold only two */
     lua_createtable(L, 0, 1);
     lua_pushliteral(L, "v");
     lua_setfield(L, -2, "__mode");
