@@ -238,38 +238,38 @@ static int close_pending (lua_State *co) {
 /* Pack the error at the top of 'co' with a traceback into one result;
 ** a failed task's to-be-closed variables are closed here. */
 static void fail_results (struct ltask *lt, struct tvalue **res, int *nres) {
-  lua_State *co = lt->co, *L = lt->L;
-  int eidx = lua_gettop(co);                    /* the error object */
-  const char *msg = lua_tostring(co, eidx);
-  if (!msg) msg = lua_pushfstring(co, "(error object is a %s value)",
-                                  luaL_typename(co, eidx));
-  luaL_traceback(L, co, msg, 0);               /* before the stack unwinds */
-  lua_settop(co, eidx);       /* closing takes the error object from the top */
-  int fi = lua_gettop(L);
-  int st = lua_status(co);
-  if (st != LUA_OK && st != LUA_YIELD) {
-    lua_pushvalue(co, eidx);
-    lua_xmove(co, L, 1);                        /* full err */
-    if (close_pending(co) != LUA_OK && lua_gettop(co) > 0) {
-      lua_xmove(co, L, 1);                      /* full err err2 */
-      if (!lua_rawequal(L, fi + 1, fi + 2)) {   /* a __close raised */
-        const char *cmsg = lua_tostring(L, fi + 2);
-        lua_pushfstring(L, "\n(and a to-be-closed variable raised: %s)",
-                        cmsg ? cmsg : "an error object that is not a string");
-        lua_copy(L, -1, fi + 1);
-        lua_settop(L, fi + 1);
-        lua_concat(L, 2);                       /* full */
-      }
-    }
-    lua_settop(L, fi);
-  }
+  lua_State *L = lt->co;                        /* the state's main thread */
+  int eidx = lua_gettop(L);                     /* the error object */
+  const char *msg = lua_tostring(L, eidx);
+  if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)",
+                                  luaL_typename(L, eidx));
+  luaL_traceback(L, L, msg, 0);                 /* before the stack unwinds */
   size_t len;
-  const char *full = lua_tolstring(lt->L, -1, &len);
-  report_failure(lt->t, full);
+  const char *tb = lua_tolstring(L, -1, &len);
+  char *full = malloc(len + 1);
+  if (full) memcpy(full, tb, len + 1);
+  lua_settop(L, eidx);      /* closing takes the error object from the top */
+  int st = lua_status(L);
+  if (st != LUA_OK && st != LUA_YIELD) {
+    int et = lua_type(L, eidx);
+    const void *ep = lua_topointer(L, eidx);
+    if (close_pending(L) != LUA_OK && lua_gettop(L) > 0 &&
+        (lua_type(L, -1) != et || lua_topointer(L, -1) != ep)) {
+      const char *cmsg = lua_tostring(L, -1);   /* a __close raised */
+      lua_pushfstring(L, "%s\n(and a to-be-closed variable raised: %s)",
+                      full ? full : "",
+                      cmsg ? cmsg : "an error object that is not a string");
+      char *f2 = malloc(strlen(lua_tostring(L, -1)) + 1);
+      if (f2) { strcpy(f2, lua_tostring(L, -1)); free(full); full = f2; }
+      lua_pop(L, 1);
+    }
+  }
+  const char *out = full ? full : "not enough memory";
+  report_failure(lt->t, out);
   *res = calloc(1, sizeof **res);
   *nres = 0;
-  if (*res && tvalue_setstr(*res, full, len) == GO_OK) *nres = 1;
-  lua_pop(lt->L, 1);
+  if (*res && tvalue_setstr(*res, out, strlen(out)) == GO_OK) *nres = 1;
+  free(full);
 }
 
 static int setup_state (lua_State *L);
@@ -328,16 +328,14 @@ static bool task_start (struct ltask *lt) {
   lt->L = NL;
   lua_pushcfunction(NL, setup_state);
   if (lua_pcall(NL, 0, 0, 0) != LUA_OK) return false;
-  lt->co = lua_newthread(NL);
-  luaL_ref(NL, LUA_REGISTRYINDEX);          /* anchored for its life */
-  lua_pushcfunction(lt->co, decode_args);
-  lua_pushlightuserdata(lt->co, lt->vals);
-  lua_pushinteger(lt->co, lt->nvals);
-  if (lua_pcall(lt->co, 2, lt->nvals, 0) != LUA_OK) {   /* fn args... */
-    lua_xmove(lt->co, NL, 1);
-    lt->co = NULL;
-    return false;
-  }
+  lua_pushcfunction(NL, decode_args);
+  lua_pushlightuserdata(NL, lt->vals);
+  lua_pushinteger(NL, lt->nvals);
+  if (lua_pcall(NL, 2, lt->nvals, 0) != LUA_OK) return false;  /* fn args... */
+  /* The function runs on the state's main thread, resumed as a coroutine
+  ** (lua_resume accepts any thread at its base level, and makes it
+  ** yieldable): a thread of its own would cost a blocked task 1 KB more. */
+  lt->co = NL;
   clear_vals(lt->vals, lt->nvals);          /* decoded: the state has them */
   free(lt->vals);
   lt->vals = NULL;

@@ -20,7 +20,8 @@ struct ltask {
   struct task *t;
   lua_State *L;            /* the task's own state; made by its first slice,
                               on a worker, so that gochan.go is cheap */
-  lua_State *co;           /* the coroutine that runs its function */
+  lua_State *co;           /* the thread that runs its function (L's main
+                              thread, resumed as a coroutine), once made */
   struct tvalue *vals;     /* until then: the function and its arguments */
   int nvals;
   struct paths *paths;     /* the caller's package paths (shared; or NULL) */
