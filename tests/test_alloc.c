@@ -55,11 +55,13 @@ static void test_resize (void) {
     p = q;
   }
   goalloc(NULL, p, sizes[ns - 1], 0);
+#ifndef GOCHAN_PLAIN_ALLOC   /* (the ASan build uses malloc: may move) */
   /* a resize within a class keeps the block */
   p = goalloc(NULL, NULL, 0, 30);
   CHECK_EQ_PTR(goalloc(NULL, p, 30, 32), p);
   CHECK_EQ_PTR(goalloc(NULL, p, 32, 25), p);
   goalloc(NULL, p, 25, 0);
+#endif
 }
 
 /* Thread i makes blocks and hands them to thread i+1 through a slot
