@@ -42,10 +42,10 @@ static inline size_t cls_size (int c) {
   return 1152 + (size_t)(c - 43) * 128;
 }
 
-/* blocks per batch moved between a thread and the depot */
+/* blocks per batch moved between a thread and the depot: about 8 KB */
 static inline unsigned batch_of (int c) {
-  size_t b = 8192 / cls_size(c);
-  return b < 4 ? 4 : b > 128 ? 128 : (unsigned)b;
+  return c <= 30 ? (c < 6 ? 128 : 8192 / (unsigned)((c + 2) * 8))
+                 : c <= 42 ? 8192 / (unsigned)(320 + (c - 31) * 64) : 4;
 }
 
 /* A free block. 'nextbatch' is used only in the first block of a batch
@@ -72,10 +72,13 @@ struct tcache {
   struct blk *head[NCLS];
   unsigned n[NCLS];                 /* about how many blocks 'head' holds */
   char *cur, *end;                  /* the region being carved */
-  bool registered;                  /* flushed to the depot at exit */
 };
 
-static __thread struct tcache tc;
+/* This thread's cache, made on its first allocation. Initial-exec: one
+** pointer of static TLS, read without a call (the module is dlopen'd, and
+** the default model would call __tls_get_addr on every allocation). */
+static _Thread_local __attribute__((tls_model("initial-exec")))
+struct tcache *tcp;
 static pthread_key_t tckey;
 static pthread_once_t tconce = PTHREAD_ONCE_INIT;
 
@@ -99,6 +102,7 @@ static struct blk *depot_take (int c) {
 ** count for the trimming rule only), the region's rest to 'spare'. */
 static void tc_flush (void *arg) {
   struct tcache *t = arg;
+  if (!t) return;
   for (int c = 0; c < NCLS; c++) {
     if (t->head[c]) depot_put(c, t->head[c]);
     t->head[c] = NULL;
@@ -113,17 +117,23 @@ static void tc_flush (void *arg) {
     golock_unlock(&rmu);
   }
   t->cur = t->end = NULL;
-  t->registered = false;
+  if (tcp == t) tcp = NULL;
+  free(t);
 }
 
 static void tc_makekey (void) {
   if (pthread_key_create(&tckey, tc_flush) != 0) tckey = 0;
 }
 
-static void tc_register (struct tcache *t) {
+/* This thread's cache; NULL only when there is no memory for one. */
+static struct tcache *tc_get (void) {
+  struct tcache *t = tcp;
+  if (t) return t;
+  t = calloc(1, sizeof *t);
+  if (!t) return NULL;
   pthread_once(&tconce, tc_makekey);
-  t->registered = true;
-  pthread_setspecific(tckey, t);
+  pthread_setspecific(tckey, t);      /* flushed and freed at thread exit */
+  return tcp = t;
 }
 
 /* A new region for 't': a spare one, else a fresh mapping. */
@@ -156,14 +166,14 @@ static bool refill_region (struct tcache *t) {
 }
 
 static void *alloc_small (int c) {
-  struct tcache *t = &tc;
-  struct blk *b = t->head[c];
-  if (b) {
+  struct tcache *t = tcp;
+  struct blk *b;
+  if (t && (b = t->head[c]) != NULL) {
     t->head[c] = b->next;
     if (t->n[c]) t->n[c]--;
     return b;
   }
-  if (!t->registered) tc_register(t);
+  if (!t && (t = tc_get()) == NULL) return NULL;
   b = depot_take(c);
   if (b) {
     t->head[c] = b->next;
@@ -178,13 +188,17 @@ static void *alloc_small (int c) {
 }
 
 static void free_small (int c, void *p) {
-  struct tcache *t = &tc;
+  struct tcache *t = tcp;
   struct blk *b = p;
+  if (!t && (t = tc_get()) == NULL) {  /* no cache: straight to the depot */
+    b->next = NULL;
+    depot_put(c, b);
+    return;
+  }
   b->next = t->head[c];
   t->head[c] = b;
   unsigned lim = batch_of(c);
   if (++t->n[c] <= 2 * lim) return;
-  if (!t->registered) tc_register(t);
   struct blk *last = b;              /* give the newest 'lim' blocks away */
   for (unsigned i = 1; i < lim; i++) last = last->next;
   t->head[c] = last->next;
