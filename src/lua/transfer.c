@@ -163,7 +163,13 @@ static bool putvarint (struct scratch *s, uint64_t v) {
 }
 
 /* A length-prefixed byte string. */
-static bool putstr (struct scratch *s, const char *p, size_t n) {
+static inline bool putstr (struct scratch *s, const char *p, size_t n) {
+  if (n < 0x80 && s->cap - s->len > n) {     /* the common case: one byte */
+    s->data[s->len] = (uint8_t)n;
+    memcpy(s->data + s->len + 1, p, n);
+    s->len += n + 1;
+    return true;
+  }
   return putvarint(s, n) && put(s, p, n);
 }
 
@@ -557,8 +563,13 @@ static int encvalue (struct enc *en, int idx, const char *root);
 /* Record one step of the path to the value being encoded (for refusal
 ** messages). Out of memory, the step is counted but not stored, and the
 ** message shows what was stored. */
-static int pushpath (struct scratch *s, int kind, int keyidx, const char *up) {
-  if (s->npath >= s->pathcap) {
+static inline int pushpath (struct scratch *s, int kind, int keyidx,
+                            const char *up) {
+  if (s->npath < s->pathcap) {                 /* the common case */
+    s->path[s->npath++] = (struct seg){ kind, keyidx, up };
+    return 0;
+  }
+  {
     int ncap = s->pathcap ? 2 * s->pathcap : 16;
     struct seg *np = realloc(s->path, (size_t)ncap * sizeof *np);
     if (np) { s->path = np; s->pathcap = ncap; }
@@ -816,8 +827,11 @@ int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
   luaL_checkstack(L, 8 + LEVELSLOTS, NULL);
   lua_pushnil(L);                       /* the error slot */
   int errslot = lua_gettop(L);
-  gettstate(L);                         /* made on first use: nothing held */
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE) == LUA_TNIL) {
+    lua_pop(L, 1);
+    gettstate(L);                       /* made on first use: nothing held */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
+  }
   struct tstate *ts = (struct tstate *)lua_touserdata(L, -1);
   if (!ts) luaL_error(L, "gochan transfer is not open in this state");
   struct scratch *s = &ts->sc;
