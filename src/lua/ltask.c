@@ -326,6 +326,9 @@ static bool task_start (struct ltask *lt) {
   lua_State *NL = new_task_state();
   if (!NL) return false;
   lt->L = NL;
+  /* No collection while the state is set up: a fresh state starts its
+  ** first cycle at once, and made nothing to collect yet. */
+  lua_gc(NL, LUA_GCSTOP);
   lua_pushcfunction(NL, setup_state);
   if (lua_pcall(NL, 0, 0, 0) != LUA_OK) return false;
   lua_pushcfunction(NL, decode_args);
@@ -336,6 +339,7 @@ static bool task_start (struct ltask *lt) {
   ** (lua_resume accepts any thread at its base level, and makes it
   ** yieldable): a thread of its own would cost a blocked task 1 KB more. */
   lt->co = NL;
+  lua_gc(NL, LUA_GCRESTART);
   clear_vals(lt->vals, lt->nvals);          /* decoded: the state has them */
   free(lt->vals);
   lt->vals = NULL;
