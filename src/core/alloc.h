@@ -17,7 +17,8 @@
 ** thread's list. Memory is reused, never returned to the system.
 **
 ** Built with GOCHAN_PLAIN_ALLOC (the AddressSanitizer build) every call
-** goes to malloc, so that the sanitizer still checks task states.
+** goes to malloc, so that the sanitizer still checks task states; with
+** GOCHAN_MALLOC=1 in the environment too (valgrind's leak check).
 */
 #ifndef GOCHAN_ALLOC_H
 #define GOCHAN_ALLOC_H
