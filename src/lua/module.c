@@ -143,8 +143,8 @@ void lgochan_pushobj (lua_State *L, struct obj *o) {
 
 struct obj *lgochan_toobj (lua_State *L, int idx) {
   struct box *bx = (struct box *)lua_touserdata(L, idx);
-  if (!bx || lua_type(L, idx) != LUA_TUSERDATA ||
-      lua_rawlen(L, idx) != sizeof *bx || bx->magic != BOXMAGIC)
+  /* (a light userdata's raw length is 0: only a full one can match) */
+  if (!bx || lua_rawlen(L, idx) != sizeof *bx || bx->magic != BOXMAGIC)
     return NULL;
   return bx->o;
 }
