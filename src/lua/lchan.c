@@ -134,14 +134,14 @@ static int lchan_recv (lua_State *L) {
   int64_t deadline = lgochan_optdeadline(L, 2);
   struct tvalue v = TVALUE_NIL;
   bool ok = false;
+  gostatus st = chan_try_recv(c, &v, &ok);       /* the common case: done */
+  if (st != GO_AGAIN || deadline == GO_NOW) return recvresult(L, st, &v, ok);
   struct ltask *lt = ltask_mayblock(deadline) ? ltask_current(L) : NULL;
   if (lt) {
-    gostatus st = chan_try_recv(c, &v, &ok);     /* the common case: done */
-    if (st != GO_AGAIN) return recvresult(L, st, &v, ok);
-    ltask_cases(L, lt, 1);
+    ltask_cases(L, lt, 1);                       /* may raise: nothing held */
     return taskop(L, lt, c, SEL_RECV, &v, deadline);
   }
-  gostatus st = chan_recv(c, &v, &ok, deadline);
+  st = chan_recv(c, &v, &ok, deadline);          /* (tries once more) */
   return recvresult(L, st, &v, ok);
 }
 
