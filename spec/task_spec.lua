@@ -120,6 +120,15 @@ describe("gochan.go", function()
     assert.same({ n = 2, true, 49 }, res)
   end)
 
+  it("runs the function on its state's main thread, resumed as a coroutine", function()
+    local res = run(function()
+      local co, ismain = coroutine.running()
+      local inner = coroutine.wrap(function() return coroutine.isyieldable() end)()
+      return type(co), ismain, coroutine.isyieldable(), inner
+    end)
+    assert.same({ n = 5, true, "thread", true, true, true }, res)
+  end)
+
   it("gives the task fresh globals", function()
     _G.gochan_spec_global = "main"
     local res = run(function()
