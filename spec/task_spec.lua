@@ -120,6 +120,22 @@ describe("gochan.go", function()
     assert.same({ n = 2, true, 49 }, res)
   end)
 
+  it("sends one function many times with its upvalues as they are at each call", function()
+    -- (the second go of the same function reuses its dumped chunk)
+    local n = 0
+    local function f (k) return n, k end
+    for i = 1, 6 do
+      n = i * 10
+      assert.same({ n = 3, true, i * 10, i }, pack(gochan.go(f, i):join(T)))
+    end
+    for i = 1, 3 do                        -- fresh closures of one prototype
+      local m = i
+      local g = function() return m end
+      assert.same({ n = 2, true, i }, pack(gochan.go(g):join(T)))
+      assert.same({ n = 2, true, i }, pack(gochan.go(g):join(T)))
+    end
+  end)
+
   it("runs the function on its state's main thread, resumed as a coroutine", function()
     local res = run(function()
       local co, ismain = coroutine.running()

@@ -94,15 +94,20 @@ struct scratch {
 ** Per-state transfer data: registry[&TSTATE], a userdata with four user
 ** values: 1, the module index {value = i} (weak keys), 2, its entries
 ** {[2i-1] = name, [2i] = field or false}, 3, package.loaded (the
-** registry's), 4, the globals. 'dirty': package.loaded gained a
-** key since the index was built. 'pending': buffers being decoded (a
-** to-be-closed slot frees the top one, also when the decoding raises).
+** registry's), 4, the globals, 5, the dump cache (made on first use:
+** {function = its encoded chunk}, weak keys). 'dirty': package.loaded
+** gained a key since the index was built. 'pending': buffers being
+** decoded (a to-be-closed slot frees the top one, also when the decoding
+** raises). 'recent': functions lately packed as a whole value, by address
+** (a hint only: see packfunction).
 */
+#define NRECENT 16
 struct tstate {
   bool dirty, hooked;
   size_t sig;             /* !hooked: signature of package.loaded's keys */
   struct tbuf **pending;
   size_t npending, pendcap;
+  const void *recent[NRECENT];
   struct scratch sc;
 };
 
@@ -413,6 +418,11 @@ struct enc {
   int errslot;            /* where a refusal message goes */
   int index, entries, loaded, globals;  /* stack slots */
   bool fresh;             /* the index was rebuilt for this encoding */
+  /* the value packed, when it is a Lua function: its chunk from the dump
+  ** cache (or NULL), and where encfunction put the chunk it dumped */
+  int rootidx;
+  const char *rootchunk;
+  size_t rootlen, rootoff, rootn;
 };
 
 static bool isalpha_ (char c) {
@@ -629,19 +639,26 @@ static int dumpwriter (lua_State *L, const void *p, size_t n, void *ud) {
 static int encfunction (struct enc *en, int f, const char *root, uint32_t fref) {
   lua_State *L = en->L;
   struct scratch *s = en->s;
-  if (!puttag(s, T_FUNC) || !reserve(s, 12)) return E_NOMEM;
-  size_t head = s->len;
-  s->len += 12;
-  lua_pushvalue(L, f);
-  int bad = lua_dump(L, dumpwriter, s, 0);
-  lua_pop(L, 1);
-  if (bad) return E_NOMEM;
-  size_t clen = s->len - head - 12;
-  if (clen > UINT32_MAX) return E_NOMEM;
-  uint64_t mac = tbuf_mac(s->data + head + 12, clen);
-  uint32_t len32 = (uint32_t)clen;
-  memcpy(s->data + head, &mac, 8);
-  memcpy(s->data + head + 8, &len32, 4);
+  if (!puttag(s, T_FUNC)) return E_NOMEM;
+  if (f == en->rootidx && en->rootchunk) {    /* dumped before: the same */
+    if (!put(s, en->rootchunk, en->rootlen)) return E_NOMEM;   /* bytes */
+  }
+  else {
+    if (!reserve(s, 12)) return E_NOMEM;
+    size_t head = s->len;
+    s->len += 12;
+    lua_pushvalue(L, f);
+    int bad = lua_dump(L, dumpwriter, s, 0);
+    lua_pop(L, 1);
+    if (bad) return E_NOMEM;
+    size_t clen = s->len - head - 12;
+    if (clen > UINT32_MAX) return E_NOMEM;
+    uint64_t mac = tbuf_mac(s->data + head + 12, clen);
+    uint32_t len32 = (uint32_t)clen;
+    memcpy(s->data + head, &mac, 8);
+    memcpy(s->data + head + 8, &len32, 4);
+    if (f == en->rootidx) { en->rootoff = head; en->rootn = 12 + clen; }
+  }
   int nups = 0;
   while (lua_getupvalue(L, f, nups + 1)) { lua_pop(L, 1); nups++; }
   if (!puttag(s, nups)) return E_NOMEM;       /* Lua allows at most 255 */
@@ -755,10 +772,11 @@ static int encvalue (struct enc *en, int idx, const char *root) {
 ** No Lua code runs and no Lua object is allocated until the outcome is
 ** known (finalizers cannot run, so every pointer taken stays valid).
 */
-static int encode (lua_State *L, struct tstate *ts, int tsi,
-                   struct scratch *s, int idx, int errslot, const char *root,
-                   struct tbuf **out) {
-  struct enc en = { L, s, errslot, 0, 0, 0, 0, false };
+static int encode (struct enc *pen, struct tstate *ts, int tsi, int idx,
+                   const char *root, struct tbuf **out) {
+  lua_State *L = pen->L;
+  struct scratch *s = pen->s;
+  struct enc en = *pen;
   for (int attempt = 0;; attempt++) {
     if (attempt > 0 || isstale(L, ts)) {
       rebuild(L, ts);                   /* may raise: 's' is not busy yet */
@@ -778,15 +796,66 @@ static int encode (lua_State *L, struct tstate *ts, int tsi,
     en.loaded = top + 3; en.globals = top + 4;
     s->busy = true;
     scratch_reset(s);
+    en.rootn = 0;
     int r = encvalue(&en, idx, root);
     s->busy = false;
     lua_settop(L, top);
     if (r == E_OK) {
       *out = tbuf_new(s->data, s->len, s->objs, s->nobj, s->flags);
+      pen->rootoff = en.rootoff;
+      pen->rootn = en.rootn;
       return *out ? E_OK : E_NOMEM;
     }
     if (r != E_RETRY) return r;     /* E_RETRY only while not 'fresh' */
   }
+}
+
+/* ts f chunk len -> (): dump cache[f] = chunk, the cache made if need be */
+static int cache_put (lua_State *L) {
+  const char *p = (const char *)lua_touserdata(L, 3);
+  size_t n = (size_t)lua_tointeger(L, 4);
+  if (lua_getiuservalue(L, 1, 5) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, 5);
+  }
+  lua_pushvalue(L, 2);
+  lua_pushlstring(L, p, n);
+  lua_rawset(L, -3);
+  return 0;
+}
+
+/*
+** After packing function 'idx' (a whole value) by dumping it: the second
+** time in a row a function at the same address is packed, its chunk goes
+** in the dump cache, so that spawning the same function again skips
+** lua_dump and the MAC. A function packed once (a fresh closure in a
+** loop) costs only the look at 'recent'. The cache is keyed by the
+** function itself (weak), so a chunk is reused only for the very function
+** it was dumped from. Protected: a memory error here only skips caching;
+** the scratch is marked busy so that a finalizer that sends meanwhile
+** does not overwrite the chunk being copied.
+*/
+static void remember (lua_State *L, struct tstate *ts, int tsi,
+                      struct scratch *s, int idx, const struct enc *en) {
+  const void *p = lua_topointer(L, idx);
+  unsigned h = (unsigned)(((uintptr_t)p >> 4) % NRECENT);
+  if (ts->recent[h] != p) { ts->recent[h] = p; return; }
+  if (!lua_checkstack(L, 6)) return;
+  bool busy = s->busy;
+  s->busy = true;
+  lua_pushcfunction(L, cache_put);
+  lua_pushvalue(L, tsi);
+  lua_pushvalue(L, idx);
+  lua_pushlightuserdata(L, s->data + en->rootoff);
+  lua_pushinteger(L, (lua_Integer)en->rootn);
+  if (lua_pcall(L, 4, 0, 0) != LUA_OK) lua_pop(L, 1);
+  s->busy = busy;
 }
 
 int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
@@ -841,9 +910,24 @@ int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &SCRATCHMT);
     lua_setmetatable(L, -2);
   }
+  /* A function packed as a whole value (gochan.go's): its chunk may be
+  ** in the dump cache (the ts slot anchors the cache, the slot above the
+  ** chunk) */
+  int tsi = errslot + 1;
+  struct enc en = { L, s, errslot, 0, 0, 0, 0, false, 0, NULL, 0, 0, 0 };
+  bool lfunc = lua_type(L, idx) == LUA_TFUNCTION && !lua_iscfunction(L, idx);
+  if (lfunc) {
+    en.rootidx = idx;
+    if (lua_getiuservalue(L, tsi, 5) == LUA_TTABLE) {
+      lua_pushvalue(L, idx);
+      if (lua_rawget(L, -2) == LUA_TSTRING)
+        en.rootchunk = lua_tolstring(L, -1, &en.rootlen);
+    }
+  }
   struct tbuf *b = NULL;
-  int r = encode(L, ts, errslot + 1, s, idx, errslot, root, &b);
+  int r = encode(&en, ts, tsi, idx, root, &b);
   if (r == E_OK) {
+    if (lfunc && !en.rootchunk && en.rootn > 0) remember(L, ts, tsi, s, idx, &en);
     lua_settop(L, errslot - 1);
     tv->tt = TV_BUF;
     tv->u.buf = b;
@@ -1184,12 +1268,13 @@ void transfer_open (lua_State *L) {
     return;                                /* already open in this state */
   }
   lua_pop(L, 1);
-  struct tstate *ts = (struct tstate *)lua_newuserdatauv(L, sizeof *ts, 4);
+  struct tstate *ts = (struct tstate *)lua_newuserdatauv(L, sizeof *ts, 5);
   ts->dirty = true;
   ts->hooked = false;
   ts->sig = 0;
   ts->pending = NULL;
   ts->npending = ts->pendcap = 0;
+  memset(ts->recent, 0, sizeof ts->recent);
   scratch_init(&ts->sc);
   lua_createtable(L, 0, 3);
   lua_pushcfunction(L, tstate__gc);
