@@ -505,6 +505,10 @@ static void open_package (lua_State *L) {
   }
   lua_pushcfunction(L, open_base);
   lua_setfield(L, -2, "_G");
+  /* this very module, also where no gochan/core.so is on package.cpath
+  ** (a host that links libgochan.a) */
+  lua_pushcfunction(L, luaopen_gochan_core);
+  lua_setfield(L, -2, "gochan.core");
   lua_pop(L, 1);
   luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);   /* package */
   const struct paths *ps = task_paths(L);
