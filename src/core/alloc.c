@@ -42,11 +42,11 @@ static inline size_t cls_size (int c) {
   return 1152 + (size_t)(c - 43) * 128;
 }
 
-/* blocks per batch moved between a thread and the depot: about 8 KB */
-static inline unsigned batch_of (int c) {
-  return c <= 30 ? (c < 6 ? 128 : 8192 / (unsigned)((c + 2) * 8))
-                 : c <= 42 ? 8192 / (unsigned)(320 + (c - 31) * 64) : 4;
-}
+/* Blocks per batch moved between a thread and the depot: about 8 KB,
+** 4 to 128 blocks. A table (filled at load), so no division per call. */
+static unsigned short batchtab[NCLS];
+
+static inline unsigned batch_of (int c) { return batchtab[c]; }
 
 /* A free block. 'nextbatch' is used only in the first block of a batch
 ** in the depot (every block has room for two pointers: 16 bytes). */
@@ -214,10 +214,14 @@ static bool use_malloc;
 __attribute__((constructor)) static void read_env (void) {
   const char *e = getenv("GOCHAN_MALLOC");
   use_malloc = e && *e && strcmp(e, "0") != 0;
+  for (int c = 0; c < NCLS; c++) {
+    size_t b = 8192 / cls_size(c);
+    batchtab[c] = (unsigned short)(b < 4 ? 4 : b > 128 ? 128 : b);
+  }
 }
 
-void *goalloc (void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud;
+/* Everything but the two fast paths of goalloc. */
+static void *goalloc_slow (void *ptr, size_t osize, size_t nsize) {
   if (use_malloc) {
     if (nsize == 0) { free(ptr); return NULL; }
     return realloc(ptr, nsize);
@@ -245,6 +249,34 @@ void *goalloc (void *ud, void *ptr, size_t osize, size_t nsize) {
   if (osize > MAXSMALL) free(ptr);
   else free_small(cls_of(osize), ptr);
   return np;
+}
+
+void *goalloc (void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  struct tcache *t = tcp;           /* NULL also when use_malloc is set */
+  if (t) {
+    if (nsize == 0) {               /* a small block to this thread's list */
+      if (ptr && osize <= MAXSMALL) {
+        int c = cls_of(osize);
+        struct blk *b = ptr;
+        b->next = t->head[c];
+        t->head[c] = b;
+        if (++t->n[c] > 2u * batch_of(c)) { t->n[c]--; t->head[c] = b->next;
+                                            free_small(c, ptr); }
+        return NULL;
+      }
+    }
+    else if (!ptr && nsize <= MAXSMALL) {   /* a small block from it */
+      int c = cls_of(nsize);
+      struct blk *b = t->head[c];
+      if (b) {
+        t->head[c] = b->next;
+        if (t->n[c]) t->n[c]--;
+        return b;
+      }
+    }
+  }
+  return goalloc_slow(ptr, osize, nsize);
 }
 
 #endif
