@@ -18,7 +18,6 @@
 #include "transfer.h"
 
 
-static const char TASKSTATEKEY = 't';   /* registry flag in task states */
 static int config_workers = 0;          /* 0: default; guarded by the GIL-free
                                            rule that config runs before start */
 
@@ -26,10 +25,10 @@ static struct task *checktask (lua_State *L, int arg) {
   return (struct task *)lgochan_checktype(L, arg, OBJ_TASK);
 }
 
+/* Task states, and only they, allocate with goalloc (a mark that costs
+** them nothing: no registry entry). */
 bool ltask_istaskstate (lua_State *L) {
-  bool is = lua_rawgetp(L, LUA_REGISTRYINDEX, &TASKSTATEKEY) != LUA_TNIL;
-  lua_pop(L, 1);
-  return is;
+  return lua_getallocf(L, NULL) == goalloc;
 }
 
 /* ---------------------------------------------------------------- */
@@ -619,11 +618,9 @@ static void lazy_string_metatable (lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* In the new state: the task flag, string's metatable and the lazy
-** globals. Runs protected. */
+/* In the new state: string's metatable and the lazy globals. Runs
+** protected. */
 static int setup_state (lua_State *L) {
-  lua_pushboolean(L, 1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &TASKSTATEKEY);
   lazy_string_metatable(L);    /* transfer's per-state data is made on first
                                   use; gochan.core opens when gochan is
                                   required; each gochan type's metatable

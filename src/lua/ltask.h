@@ -59,7 +59,7 @@ static inline bool ltask_mayblock (int64_t deadline) {
 }
 
 void ltask_open (lua_State *L);
-/* Is 'L' a task's state (set before gochan is required there)? */
+/* Is 'L' a task's state (one made by the scheduler)? */
 bool ltask_istaskstate (lua_State *L);
 
 #endif
