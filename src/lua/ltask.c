@@ -571,10 +571,12 @@ static int lazy_index (lua_State *L) {
 ** the same in every state: read once from a scratch state) and an __index
 ** that opens the library, which installs its real metatable.
 */
-static const char *const arith[] = {
-  "__add", "__sub", "__mul", "__mod", "__pow", "__div", "__idiv", "__unm",
-  NULL
+#define NAME(s) { s, sizeof(s) - 1 }
+static const struct { const char *s; size_t len; } arith[] = {
+  NAME("__add"), NAME("__sub"), NAME("__mul"), NAME("__mod"), NAME("__pow"),
+  NAME("__div"), NAME("__idiv"), NAME("__unm"), { NULL, 0 }
 };
+#undef NAME
 static lua_CFunction arithf[8];
 static pthread_once_t arith_once = PTHREAD_ONCE_INIT;
 
@@ -584,8 +586,8 @@ static void read_arith (void) {
   luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);
   lua_pushliteral(L, "");
   if (lua_getmetatable(L, -1))
-    for (int i = 0; arith[i]; i++) {
-      lua_getfield(L, -1, arith[i]);
+    for (int i = 0; arith[i].s; i++) {
+      lua_getfield(L, -1, arith[i].s);
       arithf[i] = lua_tocfunction(L, -1);
       lua_pop(L, 1);
     }
@@ -608,12 +610,15 @@ static void lazy_string_metatable (lua_State *L) {
   }
   lua_pushliteral(L, "");
   lua_createtable(L, 0, 9);
-  for (int i = 0; arith[i]; i++) {
+  for (int i = 0; arith[i].s; i++) {   /* a key with its length and rawset:
+                                         cheaper than lua_setfield */
+    lua_pushlstring(L, arith[i].s, arith[i].len);
     lua_pushcfunction(L, arithf[i]);
-    lua_setfield(L, -2, arith[i]);
+    lua_rawset(L, -3);
   }
+  lua_pushliteral(L, "__index");
   lua_pushcfunction(L, lazy_string_index);
-  lua_setfield(L, -2, "__index");
+  lua_rawset(L, -3);
   lua_setmetatable(L, -2);
   lua_pop(L, 1);
 }
