@@ -81,7 +81,15 @@ gostatus sel_begin (struct selcase *cs, int n, struct waiter *ws,
   /* lock order: by address, each channel once */
   int nl = 0;
   if (na > 0) {
-    qsort(locks, (size_t)na, sizeof *locks, cmpchan);
+    if (na <= SEL_STACK)                /* few: insertion sort, no calls */
+      for (int i = 1; i < na; i++) {
+        struct chan *x = locks[i];
+        int j = i;
+        for (; j > 0 && (uintptr_t)locks[j - 1] > (uintptr_t)x; j--)
+          locks[j] = locks[j - 1];
+        locks[j] = x;
+      }
+    else qsort(locks, (size_t)na, sizeof *locks, cmpchan);
     nl = 1;
     for (int i = 1; i < na; i++)
       if (locks[i] != locks[nl - 1]) locks[nl++] = locks[i];

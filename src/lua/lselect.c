@@ -42,11 +42,12 @@ static bool callable (lua_State *L, int idx) {
 static void checkcase (lua_State *L, int i, struct selcase *cs) {
   int t = lua_gettop(L);
   if (lua_type(L, t) != LUA_TTABLE) caseerror(L, i, "table", t);
+  size_t len = 0;
   const char *op = lua_rawgeti(L, t, 1) == LUA_TSTRING  /* case op */
-                   ? lua_tostring(L, -1) : "";
-  if (strcmp(op, "recv") == 0)
+                   ? lua_tolstring(L, -1, &len) : "";
+  if (len == 4 && memcmp(op, "recv", 4) == 0)
     cs->dir = SEL_RECV;
-  else if (strcmp(op, "send") == 0)
+  else if (len == 4 && memcmp(op, "send", 4) == 0)
     cs->dir = SEL_SEND;
   else
     caseerror(L, i, "\"send\" or \"recv\"", t + 1);
