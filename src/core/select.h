@@ -15,6 +15,7 @@ struct selcase {
   struct tvalue v;         /* send: the value (moved out if this case fires);
                               recv: the value received */
   bool ok;                 /* recv: true = value, false = closed */
+  bool mark;               /* the caller's (the binding: has a handler) */
 };
 
 /*

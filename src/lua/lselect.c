@@ -60,7 +60,8 @@ static void checkcase (lua_State *L, int i, struct selcase *cs) {
     cs->c = (struct chan *)o;
   }
   int h = cs->dir == SEL_RECV ? 3 : 4;
-  if (lua_rawgeti(L, t, h) != LUA_TNIL && !callable(L, -1))
+  cs->mark = lua_rawgeti(L, t, h) != LUA_TNIL;   /* a handler */
+  if (cs->mark && !callable(L, -1))
     caseerror(L, i, "function as handler", t + 3);
   lua_settop(L, t - 1);
 }
@@ -111,11 +112,12 @@ static int selresult (lua_State *L, struct selcase *cs, int n, gostatus st,
     case GO_OK: {
       struct selcase *sc = &cs[chosen];
       lua_pushinteger(L, chosen + 1);               /* i */
-      lua_rawgeti(L, CASES, chosen + 1);
-      lua_rawgeti(L, -1, sc->dir == SEL_RECV ? 3 : 4);
-      lua_remove(L, -2);                            /* i handler? */
-      int handler = !lua_isnil(L, -1);
-      if (!handler) lua_pop(L, 1);
+      bool handler = sc->mark;                      /* seen by checkcase */
+      if (handler) {
+        lua_rawgeti(L, CASES, chosen + 1);
+        lua_rawgeti(L, -1, sc->dir == SEL_RECV ? 3 : 4);
+        lua_remove(L, -2);                          /* i handler */
+      }
       int nargs = 0;
       if (sc->dir == SEL_RECV) {
         if (sc->ok) transfer_push(L, &sc->v);       /* clears sc->v */
