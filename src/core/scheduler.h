@@ -32,6 +32,8 @@ struct task {
   atomic_int pstate;
   atomic_int status;          /* TASK_*; set once, with release, when it ends */
   atomic_bool blocked;        /* parked on an op (for gochan.tasks()) */
+  bool affine;                /* queued by a hand-off (sched.c): guarded by
+                                 the lock of the queue that holds it */
   _Atomic(const char *) waiting;  /* op.what while parked, else NULL */
   struct op op;               /* the op the task is blocked on, if any */
   struct timer tmo;           /* that op's timeout (armed by task_arm) */
