@@ -774,6 +774,29 @@ describe("blocking calls inside a task", function()
 end)
 
 describe("many tasks", function()
+  it("runs tasks woken by a task that then computes for long, soon", function()
+    -- A task woken by a hand-off waits for its waker's worker, unless that
+    -- worker holds it for long (then another takes it; preemption would
+    -- too, within 10 ms): three tasks woken by one that then computes for
+    -- 300 ms must all have run well before it is done.
+    local go_, woke = gochan.chan(), gochan.chan(3)
+    for _ = 1, 3 do
+      gochan.go(function(g, w) g:recv(T) w:send(gochan.now()) end, go_, woke)
+    end
+    gochan.sleep(0.05)                            -- all three blocked in recv
+    local t0 = gochan.now()
+    local waker = gochan.go(function(g)
+      for _ = 1, 3 do g:send(true, T) end
+      local stop = gochan.now() + 0.3
+      while gochan.now() < stop do end          -- computes, never parks
+    end, go_)
+    for _ = 1, 3 do
+      local at = woke:recv(T)
+      assert.is_true(at - t0 < 0.15, ("woken task ran after %.3f s"):format(at - t0))
+    end
+    assert.is_true(waker:join(T))
+  end)
+
   it("ping-pong 10,000 round trips between two tasks", function()
     local ping, pong = gochan.chan(), gochan.chan()
     local N = 10000
