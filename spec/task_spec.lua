@@ -797,6 +797,34 @@ describe("many tasks", function()
     assert.is_true(waker:join(T))
   end)
 
+  it("runs a woken task while two others ping-pong on its worker", function()
+    -- The ping-pong keeps its worker's run-next slot full; a task woken
+    -- before it must not wait behind it until the exchange ends.
+    local c, ran = gochan.chan(), gochan.atomic(0)
+    gochan.go(function(ch, r) ch:recv(T) r:set(1) end, c, ran)
+    gochan.sleep(0.05)                            -- blocked in recv
+    local a, b = gochan.chan(), gochan.chan()
+    local p2 = gochan.go(function(x, y)
+      for v in x:range() do y:send(v + 1, T) end
+    end, a, b)
+    gochan.sleep(0.02)                            -- p2 waits on a
+    local p1 = gochan.go(function(ch, x, y, r)
+      ch:send(true, T)                            -- wakes the waiting task,
+      local n = 0                                 -- then ping-pongs until it
+      while r:get() == 0 and n < 20000 do         -- has run (or 20,000 times)
+        x:send(n, T)
+        n = y:recv(T)
+      end
+      x:close()
+      return r:get() == 1, n
+    end, c, a, b, ran)
+    local ok, seen, n = p1:join(T)
+    assert.is_true(ok)
+    assert.is_true(seen, ("the woken task ran only after %d round trips"):format(n))
+    assert.is_true(n < 20000, ("the woken task ran only after %d round trips"):format(n))
+    assert.is_true((p2:join(T)))
+  end)
+
   it("ping-pong 10,000 round trips between two tasks", function()
     local ping, pong = gochan.chan(), gochan.chan()
     local N = 10000

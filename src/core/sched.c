@@ -402,15 +402,19 @@ static struct task *steal (struct worker *self) {
   return NULL;
 }
 
-/* This worker's own next task: runnext first, then the local queue. */
+/* This worker's own next task: runnext first, then the local queue; but
+** now and then the local queue first: two tasks that hand off to each
+** other keep runnext full for ever, and a task queued behind them would
+** wait until they stop (with one worker, or when it is affine). */
 static struct task *pop_own (struct worker *w) {
   golock_lock(&w->mu);
-  struct task *t = w->runnext;
-  if (t) {
+  struct task *t = NULL;
+  if (w->lq_head && w->tick % 31 == 0) t = lq_pop(w);
+  if (!t && (t = w->runnext) != NULL) {
     w->runnext = NULL;
     atomic_fetch_sub(&nrunnext, 1);
   }
-  else t = lq_pop(w);
+  else if (!t) t = lq_pop(w);
   golock_unlock(&w->mu);
   return t;
 }

@@ -19,6 +19,13 @@ static struct timer **heap;             /* heap[0] is the earliest */
 static size_t hlen, hcap;
 static bool thread_running, stopping;
 static pthread_t tthread;
+/* When the thread wakes next by itself: a new timer due before then must
+** signal it, one due later need not (it will look at the heap then). With
+** no timer it still wakes every LINGER_NS, so that arming a timeout of a
+** few seconds (a task parking with a timeout, each time) does not wake it
+** every time the heap goes from empty to one timer. */
+#define LINGER_NS 1000000000
+static int64_t wake_at;
 
 /* One-shot timers whose owner must be released outside 'tmu' (releasing
 ** a channel may destroy values that stop other timers). */
@@ -102,13 +109,14 @@ static void *timer_main (void *arg) {
   (void)arg;
   pthread_mutex_lock(&tmu);
   while (!stopping) {
-    if (hlen == 0) { pthread_cond_wait(&tcv, &tmu); continue; }
     int64_t now = go_now();
-    struct timer *t = heap[0];
-    if (t->when > now) {
-      struct timespec ts = { (time_t)(t->when / 1000000000),
-                             (long)(t->when % 1000000000) };
+    struct timer *t = hlen > 0 ? heap[0] : NULL;
+    if (!t || t->when > now) {
+      wake_at = t ? t->when : now + LINGER_NS;
+      struct timespec ts = { (time_t)(wake_at / 1000000000),
+                             (long)(wake_at % 1000000000) };
       pthread_cond_timedwait(&tcv, &tmu, &ts);
+      wake_at = 0;                /* awake: it looks at the heap anyway */
       continue;
     }
     if (t->period > 0) {      /* re-arm first: 'fire' may stop it */
@@ -149,7 +157,8 @@ gostatus timer_start (struct timer *t) {
   GOCHAN_ASSERT(t->hidx == 0);
   gostatus st = ensure_thread();
   if (st == GO_OK) st = heap_push(t);
-  if (st == GO_OK && t->hidx == 1) pthread_cond_signal(&tcv);  /* new earliest */
+  if (st == GO_OK && t->when < wake_at)     /* due before the thread wakes */
+    pthread_cond_signal(&tcv);
   pthread_mutex_unlock(&tmu);
   return st;
 }
