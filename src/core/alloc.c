@@ -9,16 +9,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#ifdef GOCHAN_PLAIN_ALLOC
-
-void *goalloc (void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud; (void)osize;
-  if (nsize == 0) { free(ptr); return NULL; }
-  return realloc(ptr, nsize);
-}
-
-#else
-
 /*
 ** Size classes: 16..256 bytes in steps of 8 (classes 0..30), 320..1024 in
 ** steps of 64 (31..42), 1152..2048 in steps of 128 (43..50). Larger
@@ -165,14 +155,38 @@ static bool refill_region (struct tcache *t) {
   return true;
 }
 
+/* A block of class 'c' from this thread's list, or NULL. */
+static inline void *pop_small (struct tcache *t, int c) {
+  struct blk *b = t->head[c];
+  if (b) {
+    t->head[c] = b->next;
+    if (t->n[c]) t->n[c]--;
+  }
+  return b;
+}
+
+/* The newest 'lim' blocks of a list grown past 2 * lim to the depot. */
+static void trim (struct tcache *t, int c) {
+  unsigned lim = batch_of(c);
+  struct blk *first = t->head[c], *last = first;
+  for (unsigned i = 1; i < lim; i++) last = last->next;
+  t->head[c] = last->next;
+  last->next = NULL;
+  t->n[c] -= lim;
+  depot_put(c, first);
+}
+
+static inline void push_small (struct tcache *t, int c, void *p) {
+  struct blk *b = p;
+  b->next = t->head[c];
+  t->head[c] = b;
+  if (++t->n[c] > 2u * batch_of(c)) trim(t, c);
+}
+
 static void *alloc_small (int c) {
   struct tcache *t = tcp;
   struct blk *b;
-  if (t && (b = t->head[c]) != NULL) {
-    t->head[c] = b->next;
-    if (t->n[c]) t->n[c]--;
-    return b;
-  }
+  if (t && (b = pop_small(t, c)) != NULL) return b;
   if (!t && (t = tc_get()) == NULL) return NULL;
   b = depot_take(c);
   if (b) {
@@ -189,31 +203,38 @@ static void *alloc_small (int c) {
 
 static void free_small (int c, void *p) {
   struct tcache *t = tcp;
-  struct blk *b = p;
   if (!t && (t = tc_get()) == NULL) {  /* no cache: straight to the depot */
+    struct blk *b = p;
     b->next = NULL;
     depot_put(c, b);
     return;
   }
-  b->next = t->head[c];
-  t->head[c] = b;
-  unsigned lim = batch_of(c);
-  if (++t->n[c] <= 2 * lim) return;
-  struct blk *last = b;              /* give the newest 'lim' blocks away */
-  for (unsigned i = 1; i < lim; i++) last = last->next;
-  t->head[c] = last->next;
-  last->next = NULL;
-  t->n[c] -= lim;
-  depot_put(c, b);
+  push_small(t, c, p);
 }
 
-/* GOCHAN_MALLOC=1 in the environment: every call goes to malloc (so that
-** valgrind's leak check sees task states). Read once, at load. */
+/* Any block of 'n' bytes: a class, or malloc beyond MAXSMALL. */
+static void *block_alloc (size_t n) {
+  return n > MAXSMALL ? malloc(n) : alloc_small(cls_of(n));
+}
+
+static void block_free (void *p, size_t n) {
+  if (n > MAXSMALL) free(p);
+  else free_small(cls_of(n), p);
+}
+
+/* Every call to malloc: built with GOCHAN_PLAIN_ALLOC (the ASan build),
+** or GOCHAN_MALLOC=1 in the environment (valgrind's leak check then sees
+** task states). Read once, at load; no thread cache is ever made then. */
 static bool use_malloc;
 
 __attribute__((constructor)) static void read_env (void) {
   const char *e = getenv("GOCHAN_MALLOC");
+#ifdef GOCHAN_PLAIN_ALLOC
+  use_malloc = true;
+  (void)e;
+#else
   use_malloc = e && *e && strcmp(e, "0") != 0;
+#endif
   for (int c = 0; c < NCLS; c++) {
     size_t b = 8192 / cls_size(c);
     batchtab[c] = (unsigned short)(b < 4 ? 4 : b > 128 ? 128 : b);
@@ -227,18 +248,14 @@ static void *goalloc_slow (void *ptr, size_t osize, size_t nsize) {
     return realloc(ptr, nsize);
   }
   if (nsize == 0) {                  /* free */
-    if (ptr) {
-      if (osize > MAXSMALL) free(ptr);
-      else free_small(cls_of(osize), ptr);
-    }
+    if (ptr) block_free(ptr, osize);
     return NULL;
   }
-  if (!ptr)                          /* allocate ('osize' is a type tag) */
-    return nsize > MAXSMALL ? malloc(nsize) : alloc_small(cls_of(nsize));
+  if (!ptr) return block_alloc(nsize);   /* ('osize' is a type tag) */
   if (osize > MAXSMALL && nsize > MAXSMALL) return realloc(ptr, nsize);
   if (osize <= MAXSMALL && nsize <= MAXSMALL && cls_of(osize) == cls_of(nsize))
     return ptr;                      /* the block already fits */
-  void *np = nsize > MAXSMALL ? malloc(nsize) : alloc_small(cls_of(nsize));
+  void *np = block_alloc(nsize);
   if (!np) {                         /* Lua counts on shrinking to succeed: */
     if (nsize >= osize) return NULL;
     if (osize > MAXSMALL && (np = realloc(ptr, nsize)) != NULL) return np;
@@ -246,37 +263,22 @@ static void *goalloc_slow (void *ptr, size_t osize, size_t nsize) {
                                         one joins a class when freed) */
   }
   memcpy(np, ptr, osize < nsize ? osize : nsize);
-  if (osize > MAXSMALL) free(ptr);
-  else free_small(cls_of(osize), ptr);
+  block_free(ptr, osize);
   return np;
 }
 
 void *goalloc (void *ud, void *ptr, size_t osize, size_t nsize) {
   (void)ud;
   struct tcache *t = tcp;           /* NULL also when use_malloc is set */
-  if (t) {
-    if (nsize == 0) {               /* a small block to this thread's list */
-      if (ptr && osize <= MAXSMALL) {
-        int c = cls_of(osize);
-        struct blk *b = ptr;
-        b->next = t->head[c];
-        t->head[c] = b;
-        if (++t->n[c] > 2u * batch_of(c)) { t->n[c]--; t->head[c] = b->next;
-                                            free_small(c, ptr); }
-        return NULL;
-      }
+  if (t) {                          /* the fast paths: this thread's lists */
+    if (nsize == 0 && ptr && osize <= MAXSMALL) {
+      push_small(t, cls_of(osize), ptr);
+      return NULL;
     }
-    else if (!ptr && nsize <= MAXSMALL) {   /* a small block from it */
-      int c = cls_of(nsize);
-      struct blk *b = t->head[c];
-      if (b) {
-        t->head[c] = b->next;
-        if (t->n[c]) t->n[c]--;
-        return b;
-      }
-    }
+    void *b;
+    if (!ptr && nsize > 0 && nsize <= MAXSMALL &&
+        (b = pop_small(t, cls_of(nsize))) != NULL)
+      return b;
   }
   return goalloc_slow(ptr, osize, nsize);
 }
-
-#endif

@@ -3,6 +3,7 @@
 ** generator and the always-on assertion of the core.
 */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -57,12 +58,24 @@ void golock_lock_slow (golock *l) {
   /* mark it contended (2) and sleep while it is held; whoever takes it
   ** from here keeps the 2, so its unlock wakes the next sleeper */
   while (atomic_exchange_explicit(&l->v, 2, memory_order_acquire) != 0)
-    syscall(SYS_futex, (unsigned *)&l->v, FUTEX_WAIT | FUTEX_PRIVATE_FLAG,
-            2, NULL, NULL, 0);
+    go_futex_wait(&l->v, 2, GO_NEVER);
 }
 
-void golock_wake (golock *l) {
-  syscall(SYS_futex, (unsigned *)&l->v, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1,
+void golock_wake (golock *l) { go_futex_wake(&l->v, 1); }
+
+bool go_futex_wait (atomic_uint *a, unsigned v, int64_t deadline) {
+  struct timespec ts, *tp = NULL;
+  if (deadline != GO_NEVER) {       /* FUTEX_WAIT_BITSET: absolute time */
+    ts.tv_sec = (time_t)(deadline / 1000000000);
+    ts.tv_nsec = (long)(deadline % 1000000000);
+    tp = &ts;
+  }
+  return syscall(SYS_futex, (unsigned *)a, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG,
+                 v, tp, NULL, FUTEX_BITSET_MATCH_ANY) == 0 || errno != ETIMEDOUT;
+}
+
+void go_futex_wake (atomic_uint *a, int n) {
+  syscall(SYS_futex, (unsigned *)a, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n,
           NULL, NULL, 0);
 }
 

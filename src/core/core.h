@@ -62,6 +62,13 @@ static inline void cpu_relax (void) {
 #include <stdatomic.h>
 typedef struct golock { atomic_uint v; } golock;
 
+/* The futex calls of the core (private to the process). Wait while '*a'
+** holds 'v', until woken or 'deadline' (absolute CLOCK_MONOTONIC ns;
+** GO_NEVER: no limit); false only when the deadline passed. A wake-up may
+** be spurious: callers re-check their word. */
+bool go_futex_wait (atomic_uint *a, unsigned v, int64_t deadline);
+void go_futex_wake (atomic_uint *a, int n);
+
 void golock_lock_slow (golock *l);
 void golock_wake (golock *l);
 

@@ -28,11 +28,9 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "scheduler.h"
@@ -80,10 +78,10 @@ static atomic_int nw;               /* workers[0..nw) exist */
 static struct worker *idle_top;                 /* guarded by smu */
 static atomic_int nidle, nstuck, nexited;
 static atomic_long nqueued, nrunning;
-static atomic_long nrunnext;         /* of nqueued, those in runnext slots:
-                                       not work for an idle worker to take */
-static atomic_long naffine;          /* of nqueued, those in local queues
-                                       marked 'affine': the same */
+static atomic_long nheld;            /* of nqueued, those a hand-off queued
+                                       ('affine': in a runnext slot, or an
+                                       older runnext in a local queue): not
+                                       work an idle worker may take at once */
 static atomic_ulong progress;
 
 /* initial-exec: a plain %fs load, not a __tls_get_addr call per access */
@@ -109,11 +107,6 @@ static bool sigint_installed;
 static pthread_t monitor_th;
 static bool monitor_running;                    /* guarded by mainmu */
 static atomic_bool monitor_stop;
-
-static long futex (atomic_uint *a, int cmd, unsigned v, const struct timespec *ts) {
-  return syscall(SYS_futex, (unsigned *)a, cmd | FUTEX_PRIVATE_FLAG, v, ts,
-                 NULL, FUTEX_BITSET_MATCH_ANY);
-}
 
 static int ncpus (void) {
   const char *e = getenv("GOCHAN_WORKERS");
@@ -307,13 +300,22 @@ static struct task *lq_take_unaffine (struct worker *w) {
   return NULL;
 }
 
+static struct task *take_runnext (struct worker *w) {   /* w->mu held */
+  struct task *t = w->runnext;
+  if (t) {
+    w->runnext = NULL;
+    atomic_fetch_sub(&nheld, 1);
+  }
+  return t;
+}
+
 static struct task *lq_pop (struct worker *w) {   /* w->mu held */
   struct task *t = w->lq_head;
   if (t) {
     w->lq_head = t->next;
     if (!w->lq_head) w->lq_tail = NULL;
     t->next = NULL;
-    if (t->affine) atomic_fetch_sub(&naffine, 1);
+    if (t->affine) atomic_fetch_sub(&nheld, 1);
   }
   return t;
 }
@@ -333,11 +335,8 @@ static void make_runnable (struct task *t, bool next) {
     ** the monitor wakes an idle one for the local queue within ~2 ms. */
     struct task *old = w->runnext;
     w->runnext = t;
-    if (old) {                   /* still affine: a hand-off queued it */
-      lq_append(w, old);
-      atomic_fetch_add(&naffine, 1);
-    }
-    else atomic_fetch_add(&nrunnext, 1);
+    if (old) lq_append(w, old);  /* still affine, still held */
+    else atomic_fetch_add(&nheld, 1);
   }
   else lq_append(w, t);
   golock_unlock(&w->mu);
@@ -374,7 +373,7 @@ static void wake_idle (void) {
   pthread_mutex_unlock(&smu);
   if (w) {
     atomic_store(&w->wakeword, 1);
-    futex(&w->wakeword, FUTEX_WAKE, 1, NULL);
+    go_futex_wake(&w->wakeword, 1);
   }
 }
 
@@ -391,11 +390,8 @@ static struct task *steal (struct worker *self) {
     if (sl != v->thief_slice) { v->thief_slice = sl; v->thief_since = now; }
     bool stuck = busy && now - v->thief_since > HELD_NS;
     struct task *t = (!busy || stuck) ? lq_pop(v) : lq_take_unaffine(v);
-    if (!t && v->runnext && stuck) {
-      t = v->runnext;        /* its worker is busy: don't let it wait */
-      v->runnext = NULL;
-      atomic_fetch_sub(&nrunnext, 1);
-    }
+    if (!t && stuck) t = take_runnext(v);  /* its worker is busy: don't
+                                              let it wait */
     golock_unlock(&v->mu);
     if (t) return t;
   }
@@ -408,13 +404,9 @@ static struct task *steal (struct worker *self) {
 ** wait until they stop (with one worker, or when it is affine). */
 static struct task *pop_own (struct worker *w) {
   golock_lock(&w->mu);
-  struct task *t = NULL;
-  if (w->lq_head && w->tick % 31 == 0) t = lq_pop(w);
-  if (!t && (t = w->runnext) != NULL) {
-    w->runnext = NULL;
-    atomic_fetch_sub(&nrunnext, 1);
-  }
-  else if (!t) t = lq_pop(w);
+  struct task *t = w->tick % 31 == 0 ? lq_pop(w) : NULL;
+  if (!t) t = take_runnext(w);
+  if (!t) t = lq_pop(w);
   golock_unlock(&w->mu);
   return t;
 }
@@ -462,19 +454,12 @@ static bool idle_park (struct worker *w) {
   ** are not such work while their worker runs the slice that queued them:
   ** then look again after HELD_NS (steal takes them from a slice that
   ** lasts longer). */
-  long held = atomic_load(&nrunnext) + atomic_load(&naffine);
+  long held = atomic_load(&nheld);
   if (atomic_load(&nqueued) - held <= 0 && !atomic_load(&shutting)) {
-    struct timespec until, *tp = NULL;
-    if (held > 0) {
-      int64_t d = go_now() + HELD_NS;
-      until.tv_sec = (time_t)(d / 1000000000);
-      until.tv_nsec = (long)(d % 1000000000);
-      tp = &until;                  /* absolute, CLOCK_MONOTONIC */
-    }
-    while (atomic_load(&w->wakeword) == 0 && !atomic_load(&shutting))
-      if (futex(&w->wakeword, FUTEX_WAIT_BITSET, 0, tp) == -1 &&
-          errno == ETIMEDOUT)
-        break;
+    int64_t until = held > 0 ? go_now() + HELD_NS : GO_NEVER;
+    while (atomic_load(&w->wakeword) == 0 && !atomic_load(&shutting) &&
+           go_futex_wait(&w->wakeword, 0, until))
+      ;
   }
   pthread_mutex_lock(&smu);
   if (w->idle) {                 /* woke by itself: leave the idle stack */
@@ -505,7 +490,7 @@ static void retire (struct worker *w) {
   pthread_mutex_unlock(&smu);
   if (!retired) return;
   while (atomic_load(&w->wakeword) == 0 && !atomic_load(&shutting))
-    futex(&w->wakeword, FUTEX_WAIT_BITSET, 0, NULL);
+    go_futex_wait(&w->wakeword, 0, GO_NEVER);
   pthread_mutex_lock(&smu);
   if (w->idle) {                 /* shutting down: leave the idle stack */
     struct worker **p = &idle_top;
@@ -681,10 +666,9 @@ static void check_workers (void) {
   /* keep 'target' workers able to run while there is work another worker
   ** could take (a task in a runnext slot waits for its own worker, unless
   ** that worker is busy for long: see steal) */
-  long stealable = atomic_load(&nqueued) - atomic_load(&nrunnext) -
-                  atomic_load(&naffine);
-  bool waiting_next = atomic_load(&nrunnext) + atomic_load(&naffine) > 0;
-  if ((stealable > 0 || waiting_next) && running_capacity() < target) {
+  long held = atomic_load(&nheld);
+  long stealable = atomic_load(&nqueued) - held;
+  if ((stealable > 0 || held > 0) && running_capacity() < target) {
     if (atomic_load(&nidle) > 0) wake_idle();
     else {
       pthread_mutex_lock(&smu);
@@ -840,7 +824,7 @@ void sched_shutdown (void) {
   int n = atomic_load(&nw);
   for (int i = 0; i < n; i++) {
     atomic_store(&workers[i]->wakeword, 1);
-    futex(&workers[i]->wakeword, FUTEX_WAKE, 1, NULL);
+    go_futex_wake(&workers[i]->wakeword, 1);
   }
   /* Join the workers that are not inside a long C call; a worker that is
   ** will drop its task and exit when the call returns (the library is
@@ -852,7 +836,7 @@ void sched_shutdown (void) {
       atomic_store(&w->preempt, true);          /* reach a yield point */
       if (atomic_load(&w->cur)) pthread_kill(w->th, GOCHAN_PREEMPT_SIGNAL);
       atomic_store(&w->wakeword, 1);
-      futex(&w->wakeword, FUTEX_WAKE, 1, NULL);
+      go_futex_wake(&w->wakeword, 1);
     }
     struct timespec ts = { 0, 1000000 };
     nanosleep(&ts, NULL);
@@ -884,8 +868,7 @@ void sched_shutdown (void) {
   atomic_store(&nidle, 0);
   atomic_store(&nstuck, 0);
   atomic_store(&nqueued, 0);
-  atomic_store(&nrunnext, 0);
-  atomic_store(&naffine, 0);
+  atomic_store(&nheld, 0);
   idle_top = NULL;
   gq_head = gq_tail = NULL;
   atomic_store(&started, false);

@@ -2,12 +2,6 @@
 ** waitq.c: waiter queues, claiming and cancelling ops, and parking a
 ** thread on an op's futex word. See waitq.h for the protocol.
 */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 #include "waitq.h"
 
 void (*go_park_hook) (struct op *op, bool parking) = NULL;
@@ -83,19 +77,13 @@ bool op_cancel (struct op *op, gostatus why) {
   return true;
 }
 
-static long futex (atomic_uint *addr, int cmd, unsigned val,
-                   const struct timespec *ts) {
-  return syscall(SYS_futex, (unsigned *)addr, cmd | FUTEX_PRIVATE_FLAG, val,
-                 ts, NULL, FUTEX_BITSET_MATCH_ANY);
-}
-
 void op_wake (struct op *op) {
   if (op->wake) { op->wake(op); return; }
   /* After this store the owner may return and reuse the op's memory; a
   ** futex wake on a reused address is at worst a spurious wake-up, which
   ** every futex wait here tolerates (each one re-checks its word). */
   atomic_store_explicit(&op->woken, 1, memory_order_release);
-  futex(&op->woken, FUTEX_WAKE, 1, NULL);
+  go_futex_wake(&op->woken, 1);
 }
 
 /* Spin a little before sleeping: a peer on another core often answers
@@ -113,19 +101,12 @@ void op_park (struct op *op, int64_t deadline) {
   if (go_park_hook) go_park_hook(op, true);
   for (;;) {
     if (atomic_load_explicit(&op->woken, memory_order_acquire)) break;
-    if (deadline == GO_NEVER) {
-      futex(&op->woken, FUTEX_WAIT_BITSET, 0, NULL);
-      continue;   /* woken, EINTR or spurious: re-check */
-    }
-    if (go_now() >= deadline) {
+    if (deadline != GO_NEVER && go_now() >= deadline) {
       if (op_cancel(op, GO_TIMEOUT)) break;   /* nobody will wake us */
       deadline = GO_NEVER;  /* a peer fired the op: wait for its wake-up */
       continue;
     }
-    struct timespec ts = { (time_t)(deadline / 1000000000),
-                           (long)(deadline % 1000000000) };
-    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time */
-    futex(&op->woken, FUTEX_WAIT_BITSET, 0, &ts);
+    go_futex_wait(&op->woken, 0, deadline);   /* then re-check */
   }
   if (go_park_hook) go_park_hook(op, false);
 }

@@ -174,14 +174,15 @@ static struct paths *paths_get (lua_State *L) {
   else ps = NULL;
   golock_unlock(&pathmu);
   if (!ps && (ps = calloc(1, sizeof *ps)) != NULL) {
+    atomic_init(&ps->refs, 1);
     ps->path = dupstr(p, pl);
     ps->cpath = dupstr(cp, cpl);
     if ((p && !ps->path) || (cp && !ps->cpath)) {
-      free(ps->path); free(ps->cpath); free(ps);
+      paths_release(ps);
       ps = NULL;
     }
     else {
-      atomic_init(&ps->refs, 2);      /* the caller's and lastpaths' */
+      atomic_store(&ps->refs, 2);     /* the caller's and lastpaths' */
       golock_lock(&pathmu);
       struct paths *old = lastpaths;
       lastpaths = ps;

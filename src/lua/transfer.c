@@ -99,7 +99,7 @@ struct scratch {
 ** gained a key since the index was built. 'pending': buffers being
 ** decoded (a to-be-closed slot frees the top one, also when the decoding
 ** raises). 'recent': functions lately packed as a whole value, by address
-** (a hint only: see packfunction).
+** (a hint only: see remember).
 */
 #define NRECENT 16
 struct tstate {
@@ -238,19 +238,16 @@ static void scratch_reset (struct scratch *s) {
 
 /* ---- per-state data and the module index ---- */
 
-/* The per-state data, made on first use (a task that only passes scalars
-** never needs it). May raise (memory). */
-static struct tstate *gettstate (lua_State *L) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
-  struct tstate *ts = (struct tstate *)lua_touserdata(L, -1);
-  lua_pop(L, 1);  /* the registry anchors it */
-  if (!ts) {
+/* Push the per-state data (its userdata), made on first use: a task that
+** only passes scalars never needs it. May raise (memory). */
+static struct tstate *pushtstate (lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE) == LUA_TNIL) {
+    lua_pop(L, 1);
     transfer_open(L);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
-    ts = (struct tstate *)lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    if (!ts) luaL_error(L, "gochan transfer is not open in this state");
   }
+  struct tstate *ts = (struct tstate *)lua_touserdata(L, -1);
+  if (!ts) luaL_error(L, "gochan transfer is not open in this state");
   return ts;
 }
 
@@ -772,38 +769,35 @@ static int encvalue (struct enc *en, int idx, const char *root) {
 ** No Lua code runs and no Lua object is allocated until the outcome is
 ** known (finalizers cannot run, so every pointer taken stays valid).
 */
-static int encode (struct enc *pen, struct tstate *ts, int tsi, int idx,
+static int encode (struct enc *en, struct tstate *ts, int tsi, int idx,
                    const char *root, struct tbuf **out) {
-  lua_State *L = pen->L;
-  struct scratch *s = pen->s;
-  struct enc en = *pen;
+  lua_State *L = en->L;
+  struct scratch *s = en->s;
   for (int attempt = 0;; attempt++) {
     if (attempt > 0 || isstale(L, ts)) {
       rebuild(L, ts);                   /* may raise: 's' is not busy yet */
-      en.fresh = true;
+      en->fresh = true;
     }
     int top = lua_gettop(L);
     if (lua_getiuservalue(L, tsi, 1) != LUA_TTABLE) {  /* never built */
       lua_pop(L, 1);
       rebuild(L, ts);
-      en.fresh = true;
+      en->fresh = true;
       lua_getiuservalue(L, tsi, 1);
     }
     lua_getiuservalue(L, tsi, 2);
     lua_getiuservalue(L, tsi, 3);
     lua_getiuservalue(L, tsi, 4);
-    en.index = top + 1; en.entries = top + 2;
-    en.loaded = top + 3; en.globals = top + 4;
+    en->index = top + 1; en->entries = top + 2;
+    en->loaded = top + 3; en->globals = top + 4;
     s->busy = true;
     scratch_reset(s);
-    en.rootn = 0;
-    int r = encvalue(&en, idx, root);
+    en->rootn = 0;
+    int r = encvalue(en, idx, root);
     s->busy = false;
     lua_settop(L, top);
     if (r == E_OK) {
       *out = tbuf_new(s->data, s->len, s->objs, s->nobj, s->flags);
-      pen->rootoff = en.rootoff;
-      pen->rootn = en.rootn;
       return *out ? E_OK : E_NOMEM;
     }
     if (r != E_RETRY) return r;     /* E_RETRY only while not 'fresh' */
@@ -896,13 +890,7 @@ int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
   luaL_checkstack(L, 8 + LEVELSLOTS, NULL);
   lua_pushnil(L);                       /* the error slot */
   int errslot = lua_gettop(L);
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE) == LUA_TNIL) {
-    lua_pop(L, 1);
-    gettstate(L);                       /* made on first use: nothing held */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
-  }
-  struct tstate *ts = (struct tstate *)lua_touserdata(L, -1);
-  if (!ts) luaL_error(L, "gochan transfer is not open in this state");
+  struct tstate *ts = pushtstate(L);    /* may raise: nothing held */
   struct scratch *s = &ts->sc;
   if (s->busy) {                        /* a finalizer sending mid-encoding */
     s = (struct scratch *)lua_newuserdatauv(L, sizeof *s, 0);
@@ -1196,7 +1184,8 @@ void transfer_push (lua_State *L, struct tvalue *tv) {
     case TV_LUD: lua_pushlightuserdata(L, tv->u.p); break;
     case TV_OBJ: lgochan_pushobj(L, tv->u.o); break;  /* on a raise 'tv' keeps it */
     case TV_BUF: {
-      struct tstate *ts = gettstate(L);
+      struct tstate *ts = pushtstate(L);
+      lua_pop(L, 1);                       /* the registry anchors it */
       if (ts->npending == ts->pendcap) {
         size_t ncap = ts->pendcap ? 2 * ts->pendcap : 4;
         struct tbuf **np = realloc(ts->pending, ncap * sizeof *np);
