@@ -304,7 +304,7 @@ static struct task *take_runnext (struct worker *w) {   /* w->mu held */
   struct task *t = w->runnext;
   if (t) {
     w->runnext = NULL;
-    atomic_fetch_sub(&nheld, 1);
+    GOCHAN_ASSERT(atomic_fetch_sub(&nheld, 1) > 0);   /* counted when held */
   }
   return t;
 }
@@ -315,7 +315,7 @@ static struct task *lq_pop (struct worker *w) {   /* w->mu held */
     w->lq_head = t->next;
     if (!w->lq_head) w->lq_tail = NULL;
     t->next = NULL;
-    if (t->affine) atomic_fetch_sub(&nheld, 1);
+    if (t->affine) GOCHAN_ASSERT(atomic_fetch_sub(&nheld, 1) > 0);
   }
   return t;
 }
@@ -335,8 +335,8 @@ static void make_runnable (struct task *t, bool next) {
     ** the monitor wakes an idle one for the local queue within ~2 ms. */
     struct task *old = w->runnext;
     w->runnext = t;
-    if (old) lq_append(w, old);  /* still affine, still held */
-    else atomic_fetch_add(&nheld, 1);
+    if (old) lq_append(w, old);  /* still affine: still held */
+    atomic_fetch_add(&nheld, 1);
   }
   else lq_append(w, t);
   golock_unlock(&w->mu);
