@@ -21,6 +21,37 @@ if os.getenv("GOCHAN_GC_STRESS") then
   collectgarbage("incremental", 100, 1000)
 end
 
+-- A function written in a spec file has busted's environment table as its
+-- _ENV, not the globals, and a function's _ENV crosses as the table it is:
+-- each function sent to a task would carry a copy of that table and of
+-- busted's state behind its metatable. Named as a module, it crosses by
+-- name instead, and arrives as the task's globals (the module
+-- spec.fixtures.busted_env), as a plain script's _ENV would. The busted
+-- object is found among the locals of the code that runs this helper;
+-- when it is not there, functions are just copied with that table.
+do
+  local busted
+  for level = 2, 16 do
+    if not debug.getinfo(level, "f") then break end
+    for i = 1, 64 do
+      local name, v = debug.getlocal(level, i)
+      if not name then break end
+      if name == "busted" and type(v) == "table" and type(v.wrap) == "function" then
+        busted = v
+      end
+    end
+    if busted then break end
+  end
+  if busted then
+    local probe = function() return _ENV end
+    busted.wrap(probe)
+    local env = probe()
+    if env ~= _G and package.loaded["spec.fixtures.busted_env"] == nil then
+      package.loaded["spec.fixtures.busted_env"] = env
+    end
+  end
+end
+
 -- Upper slack (seconds) on any timing assertion: sanitizer and valgrind
 -- builds are slow, and a late wake-up is not a bug, an early one is.
 M.SLACK = tonumber(os.getenv("GOCHAN_SPEC_SLACK")) or 1.5

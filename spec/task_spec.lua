@@ -156,17 +156,14 @@ describe("gochan.go", function()
     assert.same({ n = 4, true, nil, "function", "function" }, res)
   end)
 
-  it("runs a function whose _ENV is not the globals table with the task's globals", function()
-    -- API.md: "_ENV becomes the receiver's globals". A sandbox is not
-    -- copied into the task (nor is busted's environment of this file, which
-    -- every function here has as its _ENV).
-    local env = setmetatable({ sandboxed = io.tmpfile() }, { __index = _G })
-    local fn = load("return function() return sandboxed, type(print) end",
+  it("runs a function whose _ENV is a sandbox with a copy of that sandbox", function()
+    -- API.md: only the sender's global table becomes the receiver's
+    -- globals; any other _ENV crosses as the table it is (spec/regress/
+    -- 9-sandbox-env_spec.lua has the cases)
+    local env = { sandboxed = "data", type = type }
+    local fn = load("return function() return sandboxed, type(print), type(os) end",
                     "=sandboxed", "t", env)()
-    local ok, res = pcall(run, fn)
-    env.sandboxed:close()
-    assert.is_true(ok, res)
-    assert.same({ n = 3, true, nil, "function" }, res)
+    assert.same({ n = 4, true, "data", "nil", "nil" }, run(fn))
   end)
 
   it("gives the task the whole standard library", function()

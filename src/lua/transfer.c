@@ -17,7 +17,9 @@
 ** The byte format. A value is a tag byte and its payload; integers in
 ** payloads are LEB128 varints unless said otherwise, numbers native-endian
 ** (a buffer never leaves its process).
-**   T_NIL T_FALSE T_TRUE T_GLOBALS
+**   T_NIL T_FALSE T_TRUE
+**   T_GLOBALS               the sender's global table (found by identity,
+**                           wherever it sits): the receiver's globals
 **   T_INT  8 bytes          T_FLOAT 8 bytes         T_LUD  pointer bytes
 **   T_STR  len bytes        T_OBJ   i (into the tbuf's object array)
 **   T_TABLE / T_TABLEMT  narr nrec (u32 each), (narr + nrec) key/value
@@ -670,12 +672,10 @@ static int encfunction (struct enc *en, int f, const char *root, uint32_t fref) 
       continue;
     }
     if (!memo_add(s, id, (uint64_t)fref << 8 | (uint64_t)i)) return E_NOMEM;
+    /* decided by identity, never by the upvalue's name (a stripped
+    ** function has none): the sender's global table becomes T_GLOBALS in
+    ** encvalue, any other _ENV (a sandbox) crosses as the table it is */
     const char *name = lua_getupvalue(L, f, i);
-    if (name && strcmp(name, "_ENV") == 0) {  /* API.md: _ENV becomes the */
-      lua_pop(L, 1);                          /* receiver's globals, whatever */
-      if (!puttag(s, T_GLOBALS)) return E_NOMEM;  /* table it is here */
-      continue;
-    }
     pushpath(s, SEG_UPVAL, 0, (name && *name) ? name : "?");
     int r = encvalue(en, lua_gettop(L), root);
     s->npath--;
