@@ -25,8 +25,8 @@ end
 -- _ENV, not the globals, and a function's _ENV crosses as the table it is:
 -- each function sent to a task would carry a copy of that table and of
 -- busted's state behind its metatable. Named as a module, it crosses by
--- name instead, and arrives as the task's globals (the module
--- spec.fixtures.busted_env), as a plain script's _ENV would. The busted
+-- name instead, and arrives as a view of the task's globals (the module
+-- spec.fixtures.busted_env), as a plain script's _ENV would be them. The busted
 -- object is found among the locals of the code that runs this helper;
 -- when it is not there, functions are just copied with that table.
 do
