@@ -18,9 +18,36 @@
 /* Stack slots of lgochan_select. */
 enum { CASES = 1, DEFAULT = 2 };
 
+/* Push the string at 'idx' quoted as string.format's %q does (the whole
+** string: an embedded zero is shown, not an end). */
+static const char *pushquoted (lua_State *L, int idx) {
+  size_t len;
+  const unsigned char *s = (const unsigned char *)lua_tolstring(L, idx, &len);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addchar(&b, '"');
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = s[i];
+    if (c == '"' || c == '\\' || c == '\n') {
+      luaL_addchar(&b, '\\');
+      luaL_addchar(&b, (char)c);
+    }
+    else if (c < 0x20 || c == 0x7f) {       /* iscntrl in the C locale */
+      char buff[8];
+      bool digit = i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9';
+      snprintf(buff, sizeof buff, digit ? "\\%03d" : "\\%d", (int)c);
+      luaL_addstring(&b, buff);
+    }
+    else luaL_addchar(&b, (char)c);
+  }
+  luaL_addchar(&b, '"');
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
 static int caseerror (lua_State *L, int i, const char *what, int idx) {
   const char *got = lua_type(L, idx) == LUA_TSTRING
-    ? lua_pushfstring(L, "\"%s\"", lua_tostring(L, idx))
+    ? pushquoted(L, idx)
     : lgochan_typename(L, idx);
   return luaL_argerror(L, CASES,
                        lua_pushfstring(L, "case %d: %s expected, got %s",
@@ -56,6 +83,12 @@ static void checkcase (lua_State *L, int i, struct selcase *cs) {
     cs->c = NULL;
   } else {
     struct obj *o = lgochan_toobj(L, -1);
+    if (!o) {                                 /* a channel emptied by its */
+      struct obj **box = luaL_testudata(L, -1, GOCHAN_CHAN_MT);  /* __gc */
+      if (box && !*box)
+        luaL_argerror(L, CASES, lua_pushfstring(L,
+                      "case %d: object already collected", i));
+    }
     if (!o || o->type != OBJ_CHAN) caseerror(L, i, "gochan.chan", t + 2);
     cs->c = (struct chan *)o;
   }
@@ -75,13 +108,17 @@ static void checkfields (lua_State *L, lua_Integer n) {
     if (lua_isinteger(L, -1)) {
       lua_Integer k = lua_tointeger(L, -1);
       if (k >= 1 && k <= n) continue;
-    } else if (lua_type(L, -1) == LUA_TSTRING &&
-               strcmp(lua_tostring(L, -1), "default") == 0) {
-      continue;
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+      size_t len;
+      const char *k = lua_tolstring(L, -1, &len);
+      if (len == 7 && memcmp(k, "default", 7) == 0) continue;
     }
+    size_t klen = 0;
     const char *key = lua_type(L, -1) == LUA_TSTRING
-      ? lua_pushfstring(L, "'%s'", lua_tostring(L, -1))
-      : luaL_tolstring(L, -1, NULL);
+      ? lua_tolstring(L, -1, &klen) : NULL;
+    if (!key) key = luaL_tolstring(L, -1, NULL);
+    else if (memchr(key, '\0', klen)) key = pushquoted(L, -1);  /* whole */
+    else key = lua_pushfstring(L, "'%s'", key);
     luaL_argerror(L, CASES, lua_pushfstring(L, "unexpected field %s", key));
   }
   int dt = lua_type(L, DEFAULT);

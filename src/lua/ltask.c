@@ -235,41 +235,111 @@ static int close_pending (lua_State *co) {
 #endif
 }
 
-/* Pack the error at the top of 'co' with a traceback into one result;
-** a failed task's to-be-closed variables are closed here. */
+/* A copy of the string on top (NULL: no memory). */
+static char *dupstring (lua_State *L) {
+  size_t len;
+  const char *p = lua_tolstring(L, -1, &len);
+  char *d = malloc(len + 1);
+  if (d) memcpy(d, p, len + 1);
+  return d;
+}
+
+/* Replace '*s' by '*s' followed by 'tail' (kept as it was: no memory). */
+static void append (char **s, const char *tail) {
+  size_t n = strlen(*s), m = strlen(tail);
+  char *r = realloc(*s, n + m + 1);
+  if (r) { memcpy(r + n, tail, m + 1); *s = r; }
+}
+
+/* (v) -> string: what a report names an error value by: a number as
+** itself, else its __tostring, as lua.c's message handler does, or its
+** type. Runs protected. */
+static int describe_error (lua_State *L) {
+  if (lua_type(L, 1) == LUA_TNUMBER) {
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+  }
+  if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+    return 1;
+  lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  return 1;
+}
+
+/*
+** The results of a failed task, for join: its error value, then the stack
+** traceback (taken before the stack unwinds). A string error is its
+** message followed by the traceback; any other value is packed as itself,
+** or, when it cannot cross, becomes a string that says so. The report on
+** stderr names a value that is not a string as describe_error does. A
+** failed task's to-be-closed variables are closed here; an error one of
+** them raises is added to the traceback (and to a string error). Until
+** the thread is closed its status is an error's: no Lua code may run on
+** it (transfer_pack runs none).
+*/
 static void fail_results (struct ltask *lt, struct tvalue **res, int *nres) {
   lua_State *L = lt->co;                        /* the state's main thread */
   int eidx = lua_gettop(L);                     /* the error object */
-  const char *msg = lua_tostring(L, eidx);
-  if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)",
-                                  luaL_typename(L, eidx));
-  luaL_traceback(L, L, msg, 0);                 /* before the stack unwinds */
-  size_t len;
-  const char *tb = lua_tolstring(L, -1, &len);
-  char *full = malloc(len + 1);
-  if (full) memcpy(full, tb, len + 1);
+  int et = lua_type(L, eidx);
+  const void *ep = lua_topointer(L, eidx);
+  luaL_traceback(L, L, NULL, 0);                /* before the stack unwinds */
+  char *tb = dupstring(L);
+  struct tvalue ev = TVALUE_NIL;
+  bool packed = et != LUA_TSTRING && transfer_pack(L, eidx, &ev, "error");
+  /* 'full': the string error (message and traceback), or while 'packed'
+  ** the head of the report */
+  if (packed)
+    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, eidx));
+  else if (et == LUA_TSTRING)
+    lua_pushfstring(L, "%s\n%s", lua_tostring(L, eidx), lua_tostring(L, -1));
+  else                                          /* the refusal on top */
+    lua_pushfstring(L, "(error object is a %s value that cannot cross: %s)\n%s",
+                    luaL_typename(L, eidx), lua_tostring(L, -1),
+                    lua_tostring(L, -2));
+  char *full = dupstring(L);
   lua_settop(L, eidx);      /* closing takes the error object from the top */
   int st = lua_status(L);
+  bool same = true;                             /* the error still on top */
   if (st != LUA_OK && st != LUA_YIELD) {
-    int et = lua_type(L, eidx);
-    const void *ep = lua_topointer(L, eidx);
     if (close_pending(L) != LUA_OK && lua_gettop(L) > 0 &&
         (lua_type(L, -1) != et || lua_topointer(L, -1) != ep)) {
       const char *cmsg = lua_tostring(L, -1);   /* a __close raised */
-      lua_pushfstring(L, "%s\n(and a to-be-closed variable raised: %s)",
-                      full ? full : "",
-                      cmsg ? cmsg : "an error object that is not a string");
-      char *f2 = malloc(strlen(lua_tostring(L, -1)) + 1);
-      if (f2) { strcpy(f2, lua_tostring(L, -1)); free(full); full = f2; }
+      const char *note = lua_pushfstring(L,
+          "\n(and a to-be-closed variable raised: %s)",
+          cmsg ? cmsg : "an error object that is not a string");
+      if (tb) append(&tb, note);
+      if (full && !packed) append(&full, note);
       lua_pop(L, 1);
+      same = false;
     }
   }
-  const char *out = full ? full : "not enough memory";
-  report_failure(lt->t, out);
-  *res = calloc(1, sizeof **res);
+  if (packed && full && same && lua_gettop(L) > 0 && lua_checkstack(L, 3)) {
+    lua_pushcfunction(L, describe_error);       /* closed: Lua code may */
+    lua_pushvalue(L, -2);                       /* run on the thread again */
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+      char *d = dupstring(L);
+      if (d) { free(full); full = d; }
+    }
+    lua_pop(L, 1);
+  }
+  if (packed && full && tb) {
+    append(&full, "\n");
+    append(&full, tb);
+  }
+  report_failure(lt->t, full ? full : "not enough memory");
+  *res = calloc(2, sizeof **res);
   *nres = 0;
-  if (*res && tvalue_setstr(*res, out, strlen(out)) == GO_OK) *nres = 1;
+  if (*res) {
+    if (packed) { (*res)[0] = ev; ev = TVALUE_NIL; *nres = 1; }
+    else if (full && tvalue_setstr(&(*res)[0], full, strlen(full)) == GO_OK)
+      *nres = 1;
+    else if (tvalue_setstr(&(*res)[0], "not enough memory", 17) == GO_OK)
+      *nres = 1;
+    if (*nres == 1 && tb && tvalue_setstr(&(*res)[1], tb, strlen(tb)) == GO_OK)
+      *nres = 2;
+  }
+  tvalue_clear(&ev);
   free(full);
+  free(tb);
 }
 
 static int setup_state (lua_State *L);
@@ -465,9 +535,50 @@ static int open_base (lua_State *L) {
   return 1;
 }
 
+/*
+** A task's function runs on its state's main thread, which the scheduler
+** resumes as a coroutine so that gochan's blocking calls can park it: to
+** Lua that thread is yieldable. A user's coroutine.yield() there would
+** return to the scheduler (taken for a preemption) instead of failing as
+** it does in a plain Lua main thread. So the task's coroutine library
+** refuses it there, with plain Lua's message, and isyieldable says so;
+** the scheduler's own yields (ltask_park, the preemption hook) are C calls
+** and never pass through these. Any other thread is an ordinary coroutine.
+*/
+static bool onmainthread (lua_State *L, lua_State *co) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  bool main = lua_tothread(L, -1) == co;
+  lua_pop(L, 1);
+  return main;
+}
+
+static int task_yield (lua_State *L) {
+  if (onmainthread(L, L)) {               /* as lua_yieldk's own check says */
+    lua_pushliteral(L, "attempt to yield from outside a coroutine");
+    return lua_error(L);
+  }
+  return lua_yield(L, lua_gettop(L));
+}
+
+static int task_isyieldable (lua_State *L) {
+  lua_State *co = lua_isnone(L, 1) ? L : lua_tothread(L, 1);
+  luaL_argexpected(L, co, 1, "coroutine");
+  lua_pushboolean(L, lua_isyieldable(co) && !onmainthread(L, co));
+  return 1;
+}
+
+static int open_coroutine (lua_State *L) {
+  luaopen_coroutine(L);                   /* lib */
+  lua_pushcfunction(L, task_yield);
+  lua_setfield(L, -2, "yield");
+  lua_pushcfunction(L, task_isyieldable);
+  lua_setfield(L, -2, "isyieldable");
+  return 1;
+}
+
 static const luaL_Reg lazylibs[] = {
   {LUA_STRLIBNAME, luaopen_string},
-  {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
+  {LUA_COLIBNAME, open_coroutine}, {LUA_TABLIBNAME, luaopen_table},
   {LUA_IOLIBNAME, luaopen_io}, {LUA_OSLIBNAME, luaopen_os},
   {LUA_MATHLIBNAME, luaopen_math}, {LUA_UTF8LIBNAME, luaopen_utf8},
   {LUA_DBLIBNAME, luaopen_debug}, {NULL, NULL}
@@ -748,7 +859,7 @@ static int join_k (lua_State *L, int status, lua_KContext ctx) {
   return joinresult(L, t, st);
 }
 
-/* task:join([timeout]) -> true, ... | false, err | nil, "timeout" */
+/* task:join([timeout]) -> true, ... | false, err, traceback | nil, "timeout" */
 static int ltask_join (lua_State *L) {
   struct task *t = checktask(L, 1);
   int64_t deadline = lgochan_optdeadline(L, 2);

@@ -840,6 +840,7 @@ static void remember (lua_State *L, struct tstate *ts, int tsi,
   const void *p = lua_topointer(L, idx);
   unsigned h = (unsigned)(((uintptr_t)p >> 4) % NRECENT);
   if (ts->recent[h] != p) { ts->recent[h] = p; return; }
+  if (lua_status(L) != LUA_OK) return;  /* a failed task's error: no calls */
   if (!lua_checkstack(L, 6)) return;
   bool busy = s->busy;
   s->busy = true;
