@@ -1,7 +1,8 @@
 /*
 ** test_timer.c: the timer heap and what is built on it: raw timers (order,
 ** one-shot, periodic, stop), timer_after, tickers (interval, dropping ticks
-** when full, stop, last release), go_sleep_until, timer_pending, and
+** when full, stop, last release, periods below a microsecond),
+** go_sleep_until, timer_pending, and
 ** timer_shutdown last so leak checkers see nothing left.
 */
 #include "check.h"
@@ -282,6 +283,86 @@ static void test_ticker_last_release (void) {
   CHECK_EQ_UINT(timer_pending(), base);
 }
 
+/* Periods far below a microsecond (any positive one is legal, as Go's
+** time.NewTicker(1)): the ticks in between are dropped, and the timer
+** thread still gives up its lock, so every other timer call returns
+** soon. More such timers than one lap fires make a lap cut short. */
+struct prober {
+  atomic_int done;
+  int64_t worst_ns;           /* longest timer_pending() call */
+  gostatus after_st, sleep_st;
+};
+
+static void *probe (void *arg) {
+  struct prober *p = arg;
+  for (int i = 0; i < 200; i++) {
+    int64_t t0 = go_now();
+    (void)timer_pending();              /* takes the heap lock */
+    int64_t d = go_now() - t0;
+    if (d > p->worst_ns) p->worst_ns = d;
+  }
+  struct chan *c = timer_after(1 * MS);
+  gostatus st = GO_OK;
+  p->after_st = c ? (recv_tick(c, &st, check_in_ms(LONG_MS)), st) : GO_NOMEM;
+  if (c) chan_release(c);
+  p->sleep_st = go_sleep_until(check_in_ms(5));
+  atomic_store(&p->done, 1);
+  return NULL;
+}
+
+static void test_short_periods (void) {
+  enum { NRAW = 200 };        /* more than one lap fires */
+  static struct counter raw[NRAW];
+  size_t base = timer_pending();
+  static const int64_t periods[] = { 1, 10, 999 };
+  struct ticker *tk[3];
+  for (int i = 0; i < 3; i++) {
+    tk[i] = ticker_new(periods[i]);
+    CHECK(tk[i] != NULL);
+  }
+  int64_t armed = go_now();
+  for (int i = 0; i < NRAW; i++) {
+    memset(&raw[i], 0, sizeof raw[i]);
+    atomic_init(&raw[i].n, 0);
+    raw[i].t.when = go_now();
+    raw[i].t.period = 1;
+    raw[i].t.fire = count_fire;
+    raw[i].t.ud = &raw[i];
+    CHECK_EQ_ST(timer_start(&raw[i].t), GO_OK);
+  }
+  for (int i = 0; i < 3; i++) {         /* each ticks, more than once */
+    gostatus st;
+    for (int k = 0; k < 3; k++) {
+      (void)recv_tick(ticker_chan(tk[i]), &st, check_in_ms(LONG_MS));
+      CHECK_EQ_ST(st, GO_OK);
+    }
+  }
+  struct prober p = { .done = 0 };
+  pthread_t th;
+  int64_t t0 = go_now();
+  CHECK_SPAWN(&th, probe, &p);
+  while (!atomic_load(&p.done) && check_ms_since(t0) < 5000)
+    check_sleep_ms(1);
+  if (!atomic_load(&p.done)) {          /* the timer thread keeps its lock */
+    check_fail(__FILE__, __LINE__, "timer calls blocked for 5 s");
+    _exit(check_done());                /* nothing below can return */
+  }
+  CHECK_JOIN(th);
+  CHECK_EQ_ST(p.after_st, GO_OK);
+  CHECK_EQ_ST(p.sleep_st, GO_OK);
+  CHECK_LT_INT(p.worst_ns, 1000 * MS);  /* a lap, not the test's length */
+  /* ticks in between are dropped: far fewer fires than microseconds */
+  int n0 = atomic_load(&raw[0].n);
+  CHECK_GT_INT(n0, 0);
+  CHECK_LT_INT(n0, 1 + (go_now() - armed) / 1000);
+  for (int i = 0; i < 3; i++) {
+    ticker_stop(tk[i]);
+    CHECK_RELEASE(tk[i]);
+  }
+  for (int i = 0; i < NRAW; i++) CHECK(timer_stop(&raw[i].t));
+  CHECK_EQ_UINT(timer_pending(), base);
+}
+
 /* ------------------------------ sleep ----------------------------- */
 
 static void test_sleep_until (void) {
@@ -346,6 +427,7 @@ int main (void) {
   RUN(test_ticker_drops);
   RUN(test_ticker_stop);
   RUN(test_ticker_last_release);
+  RUN(test_short_periods);
   RUN(test_sleep_until);
   RUN(test_sleep_threads);
   RUN(test_shutdown);

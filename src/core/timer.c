@@ -105,33 +105,61 @@ static void bury (void) {           /* tmu NOT held */
   }
 }
 
+/*
+** The thread works in laps. A lap fires only timers due at its start
+** ('now'), at most LAP_MAX of them, and re-arms a periodic timer no sooner
+** than MIN_REARM_NS after 'now': so each timer fires at most once a lap,
+** and a lap ends whatever the periods. Between laps the thread always
+** gives up 'tmu' in pthread_cond_timedwait: until the next deadline, or,
+** when timers are still due (a lap was cut at LAP_MAX, or took longer than
+** MIN_REARM_NS), for MIN_REARM_NS. So 'tmu' is held for at most LAP_MAX
+** callbacks at a time, and timer_start/timer_stop always get it within a
+** lap and a wait. A period shorter than MIN_REARM_NS (Linux's default
+** timer slack: a shorter sleep is not kept more exactly) drops the ticks
+** in between, as a ticker drops ticks its reader is too slow for.
+*/
+#define LAP_MAX 64
+#define MIN_REARM_NS 50000
+
+/* The first time after 'now' + MIN_REARM_NS that is 't->when' plus a
+** multiple of the period (the missed ticks are skipped); tmu held. */
+static void rearm (struct timer *t, int64_t now) {
+  int64_t floor = now + MIN_REARM_NS;
+  t->when += t->period;
+  if (t->when <= floor)
+    t->when += ((floor - t->when) / t->period + 1) * t->period;
+}
+
 static void *timer_main (void *arg) {
   (void)arg;
   pthread_mutex_lock(&tmu);
   while (!stopping) {
     int64_t now = go_now();
-    struct timer *t = hlen > 0 ? heap[0] : NULL;
-    if (!t || t->when > now) {
-      wake_at = t ? t->when : now + LINGER_NS;
-      struct timespec ts = { (time_t)(wake_at / 1000000000),
-                             (long)(wake_at % 1000000000) };
-      pthread_cond_timedwait(&tcv, &tmu, &ts);
-      wake_at = 0;                /* awake: it looks at the heap anyway */
-      continue;
+    int fired = 0;
+    struct timer *t;
+    while (fired < LAP_MAX && hlen > 0 && (t = heap[0])->when <= now) {
+      if (t->period > 0) {    /* re-arm first: 'fire' may stop it */
+        rearm(t, now);
+        sift_down(0);
+      }
+      else heap_remove(t);
+      t->fire(t, now);
+      fired++;
     }
-    if (t->period > 0) {      /* re-arm first: 'fire' may stop it */
-      t->when += t->period;
-      if (t->when <= now)     /* fell behind: skip the missed ticks */
-        t->when = now + t->period - (now - t->when) % t->period;
-      sift_down(0);
-    }
-    else heap_remove(t);
-    t->fire(t, now);
     if (graveyard) {
       pthread_mutex_unlock(&tmu);
       bury();
       pthread_mutex_lock(&tmu);
+      if (stopping) break;
     }
+    now = go_now();
+    if (hlen == 0) wake_at = now + LINGER_NS;
+    else if (heap[0]->when > now) wake_at = heap[0]->when;
+    else wake_at = now + MIN_REARM_NS;      /* still due: a breather */
+    struct timespec ts = { (time_t)(wake_at / 1000000000),
+                           (long)(wake_at % 1000000000) };
+    pthread_cond_timedwait(&tcv, &tmu, &ts);
+    wake_at = 0;                  /* awake: it looks at the heap anyway */
   }
   pthread_mutex_unlock(&tmu);
   return NULL;
