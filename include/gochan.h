@@ -88,8 +88,12 @@ static inline gochan_value gochan_channel (gochan_chan *c) {
   return v;
 }
 
+/* The largest capacity gochan_chan_new accepts (2^28 slots). */
+#define GOCHAN_CHAN_MAX_CAP ((size_t)1 << 28)
+
 /* A new channel with 'cap' buffer slots (0: unbuffered), held by the
-** caller (one reference). NULL: out of memory or 'cap' over 2^28. */
+** caller (one reference). NULL: out of memory or 'cap' over
+** GOCHAN_CHAN_MAX_CAP. */
 gochan_chan *gochan_chan_new (size_t cap);
 void gochan_chan_retain (gochan_chan *c);
 void gochan_chan_release (gochan_chan *c);   /* NULL: nothing */

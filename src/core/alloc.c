@@ -68,9 +68,9 @@ struct tcache {
 ** pointer of static TLS, read without a call (the module is dlopen'd, and
 ** the default model would call __tls_get_addr on every allocation). */
 static _Thread_local __attribute__((tls_model("initial-exec")))
-struct tcache *tcp;
-static pthread_key_t tckey;
-static pthread_once_t tconce = PTHREAD_ONCE_INIT;
+struct tcache *this_tcache;
+static pthread_key_t tcache_key;   /* its destructor flushes a cache */
+static pthread_once_t tcache_key_once = PTHREAD_ONCE_INIT;
 
 static void depot_put (int c, struct blk *first) {
   golock_lock(&depot[c].mu);
@@ -107,23 +107,23 @@ static void tc_flush (void *arg) {
     golock_unlock(&rmu);
   }
   t->cur = t->end = NULL;
-  if (tcp == t) tcp = NULL;
+  if (this_tcache == t) this_tcache = NULL;
   free(t);
 }
 
 static void tc_makekey (void) {
-  if (pthread_key_create(&tckey, tc_flush) != 0) tckey = 0;
+  if (pthread_key_create(&tcache_key, tc_flush) != 0) tcache_key = 0;
 }
 
 /* This thread's cache; NULL only when there is no memory for one. */
 static struct tcache *tc_get (void) {
-  struct tcache *t = tcp;
+  struct tcache *t = this_tcache;
   if (t) return t;
   t = calloc(1, sizeof *t);
   if (!t) return NULL;
-  pthread_once(&tconce, tc_makekey);
-  pthread_setspecific(tckey, t);      /* flushed and freed at thread exit */
-  return tcp = t;
+  pthread_once(&tcache_key_once, tc_makekey);
+  pthread_setspecific(tcache_key, t);  /* flushed and freed at thread exit */
+  return this_tcache = t;
 }
 
 /* A new region for 't': a spare one, else a fresh mapping. */
@@ -139,7 +139,7 @@ static bool refill_region (struct tcache *t) {
   }
   /* 2 MB-aligned, so the kernel may back it with one huge page: the page
   ** faults of touching fresh memory otherwise cost more than the work
-  ** (measured: a third of W6's time, 100,000 task states) */
+  ** (bench/README.md has the measurement) */
   char *p = mmap(NULL, 2 * REGION, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return false;
@@ -184,7 +184,7 @@ static inline void push_small (struct tcache *t, int c, void *p) {
 }
 
 static void *alloc_small (int c) {
-  struct tcache *t = tcp;
+  struct tcache *t = this_tcache;
   struct blk *b;
   if (t && (b = pop_small(t, c)) != NULL) return b;
   if (!t && (t = tc_get()) == NULL) return NULL;
@@ -202,7 +202,7 @@ static void *alloc_small (int c) {
 }
 
 static void free_small (int c, void *p) {
-  struct tcache *t = tcp;
+  struct tcache *t = this_tcache;
   if (!t && (t = tc_get()) == NULL) {  /* no cache: straight to the depot */
     struct blk *b = p;
     b->next = NULL;
@@ -269,7 +269,7 @@ static void *goalloc_slow (void *ptr, size_t osize, size_t nsize) {
 
 void *goalloc (void *ud, void *ptr, size_t osize, size_t nsize) {
   (void)ud;
-  struct tcache *t = tcp;           /* NULL also when use_malloc is set */
+  struct tcache *t = this_tcache;   /* NULL also when use_malloc is set */
   if (t) {                          /* the fast paths: this thread's lists */
     if (nsize == 0 && ptr && osize <= MAXSMALL) {
       push_small(t, cls_of(osize), ptr);

@@ -1,6 +1,7 @@
 /*
 ** chan.c: the channel: a ring buffer and two queues of waiters, one
-** mutex. The per-case steps (trysend/tryrecv) are shared with select.c.
+** mutex. The per-case steps (chan_step_send/_recv) are shared with
+** select.c.
 */
 #include <pthread.h>
 #include <stdlib.h>
@@ -37,20 +38,15 @@ struct chan *chan_new (size_t cap) {
   return c;
 }
 
-/* Complete case 'w' of a claimed op with 'result'. Caller holds c->mu. */
-static inline void fire (struct waiter *w, gostatus result) {
-  w->op->fired = w->idx;
-  w->op->result = result;
-}
-
-gostatus chan_trysend (struct chan *c, struct tvalue *v, struct op **wake) {
+gostatus chan_step_send (struct chan *c, struct tvalue *v,
+                         struct op **wake) {
   if (c->closed) return GO_CLOSED;
   struct waiter *w = waitq_claim(&c->recvq);
   if (w) {                        /* hand off straight to a receiver */
     GOCHAN_ASSERT(c->len == 0);
     *w->val = *v;
     *w->ok = true;
-    fire(w, GO_OK);
+    waiter_fire(w, GO_OK);
     *wake = w->op;
   }
   else if (c->len < c->cap) {
@@ -62,8 +58,8 @@ gostatus chan_trysend (struct chan *c, struct tvalue *v, struct op **wake) {
   return GO_OK;
 }
 
-gostatus chan_tryrecv (struct chan *c, struct tvalue *out, bool *ok,
-                       struct op **wake) {
+gostatus chan_step_recv (struct chan *c, struct tvalue *out, bool *ok,
+                         struct op **wake) {
   struct waiter *w;
   if (c->len > 0) {
     *out = c->buf[c->head];
@@ -72,7 +68,7 @@ gostatus chan_tryrecv (struct chan *c, struct tvalue *out, bool *ok,
       GOCHAN_ASSERT(c->len == c->cap);
       c->buf[c->head] = *w->val;
       tvalue_setnil(w->val);
-      fire(w, GO_OK);
+      waiter_fire(w, GO_OK);
       *wake = w->op;
     }
     else c->len--;
@@ -82,7 +78,7 @@ gostatus chan_tryrecv (struct chan *c, struct tvalue *out, bool *ok,
   else if ((w = waitq_claim(&c->sendq)) != NULL) {  /* unbuffered */
     *out = *w->val;
     tvalue_setnil(w->val);
-    fire(w, GO_OK);
+    waiter_fire(w, GO_OK);
     *wake = w->op;
     *ok = true;
   }
@@ -97,7 +93,7 @@ gostatus chan_tryrecv (struct chan *c, struct tvalue *out, bool *ok,
 gostatus chan_try_send (struct chan *c, struct tvalue *v) {
   struct op *wake = NULL;
   golock_lock(&c->mu);
-  gostatus st = chan_trysend(c, v, &wake);
+  gostatus st = chan_step_send(c, v, &wake);
   golock_unlock(&c->mu);
   if (wake) op_wake(wake);
   return st;
@@ -106,7 +102,7 @@ gostatus chan_try_send (struct chan *c, struct tvalue *v) {
 gostatus chan_try_recv (struct chan *c, struct tvalue *out, bool *ok) {
   struct op *wake = NULL;
   golock_lock(&c->mu);
-  gostatus st = chan_tryrecv(c, out, ok, &wake);
+  gostatus st = chan_step_recv(c, out, ok, &wake);
   golock_unlock(&c->mu);
   if (wake) op_wake(wake);
   return st;
@@ -135,7 +131,6 @@ gostatus chan_recv (struct chan *c, struct tvalue *out, bool *ok,
 }
 
 gostatus chan_close (struct chan *c) {
-  struct waiter *w, *wakelist = NULL;
   golock_lock(&c->mu);
   if (c->closed) {
     golock_unlock(&c->mu);
@@ -143,23 +138,15 @@ gostatus chan_close (struct chan *c) {
   }
   c->closed = true;
   /* Every blocked party can now proceed: receivers get (nil, false),
-  ** senders GO_CLOSED. 'next' is free once a waiter is dequeued. */
-  while ((w = waitq_claim(&c->recvq)) != NULL) {
+  ** senders GO_CLOSED. So far the list holds only the receivers. */
+  struct waiter *list = waitq_claim_all(&c->recvq, GO_OK, NULL);
+  for (struct waiter *w = list; w; w = w->next) {
     tvalue_setnil(w->val);
     *w->ok = false;
-    fire(w, GO_OK);
-    w->next = wakelist; wakelist = w;
   }
-  while ((w = waitq_claim(&c->sendq)) != NULL) {
-    fire(w, GO_CLOSED);
-    w->next = wakelist; wakelist = w;
-  }
+  list = waitq_claim_all(&c->sendq, GO_CLOSED, list);
   golock_unlock(&c->mu);
-  while (wakelist) {
-    w = wakelist;
-    wakelist = w->next;           /* read before the wake: 'w' may vanish */
-    op_wake(w->op);
-  }
+  waiters_wake(list);
   return GO_OK;
 }
 

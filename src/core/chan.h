@@ -12,8 +12,14 @@
 
 struct chan;
 
+/* The largest capacity chan_new accepts: the buffer's size in bytes
+** cannot overflow, and a mistaken capacity fails at once instead of
+** reserving gigabytes. include/gochan.h repeats it as
+** GOCHAN_CHAN_MAX_CAP for hosts; capi.c asserts the two are equal. */
+#define CHAN_MAX_CAP ((size_t)1 << 28)
+
 /* A new channel with 'cap' buffer slots (0 = unbuffered), refs = 1.
-** NULL when out of memory. */
+** NULL when out of memory or cap > CHAN_MAX_CAP. */
 struct chan *chan_new (size_t cap);
 static inline void chan_retain (struct chan *c) { obj_retain((struct obj *)c); }
 static inline void chan_release (struct chan *c) { obj_release((struct obj *)c); }

@@ -8,8 +8,6 @@
 #include <pthread.h>
 #include "chan.h"
 
-#define CHAN_MAX_CAP ((size_t)1 << 28)
-
 /*
 ** 'mu' guards every field but 'cap' (fixed at creation). With 'mu' held
 ** and ignoring waiters whose op is no longer OP_OPEN (dropped lazily):
@@ -27,11 +25,12 @@ struct chan {
   bool closed;
 };
 
-/* One step of a case, with c->mu held. GO_OK: done (a send moved '*v'
-** out); GO_CLOSED: send on closed; GO_AGAIN: would block. When a waiting
-** peer was completed, '*wake' is its op, to op_wake after unlocking. */
-gostatus chan_trysend (struct chan *c, struct tvalue *v, struct op **wake);
-gostatus chan_tryrecv (struct chan *c, struct tvalue *out, bool *ok,
-                       struct op **wake);
+/* One step of a case; the caller holds c->mu (chan_try_send/_recv in
+** chan.h take it themselves). GO_OK: done (a send moved '*v' out);
+** GO_CLOSED: send on closed; GO_AGAIN: would block. When a waiting peer
+** was completed, '*wake' is its op, to op_wake after unlocking. */
+gostatus chan_step_send (struct chan *c, struct tvalue *v, struct op **wake);
+gostatus chan_step_recv (struct chan *c, struct tvalue *out, bool *ok,
+                         struct op **wake);
 
 #endif

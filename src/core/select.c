@@ -20,18 +20,13 @@ static inline struct waitq *queue_of (struct selcase *sc) {
 }
 
 static inline gostatus trycase (struct selcase *sc, struct op **wake) {
-  return sc->dir == SEL_RECV ? chan_tryrecv(sc->c, &sc->v, &sc->ok, wake)
-                             : chan_trysend(sc->c, &sc->v, wake);
+  return sc->dir == SEL_RECV ? chan_step_recv(sc->c, &sc->v, &sc->ok, wake)
+                             : chan_step_send(sc->c, &sc->v, wake);
 }
 
 static inline void enqueue (struct selcase *sc, struct waiter *w,
                             struct op *op, int idx) {
-  w->op = op;
-  w->val = &sc->v;
-  w->ok = &sc->ok;
-  w->idx = idx;
-  w->inq = false;
-  w->prev = w->next = NULL;
+  *w = (struct waiter){ .op = op, .val = &sc->v, .ok = &sc->ok, .idx = idx };
   waitq_push(queue_of(sc), w);
 }
 

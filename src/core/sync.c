@@ -35,25 +35,6 @@ struct waitgroup *wg_new (void) {
   return wg;
 }
 
-/* Claim every open waiter of 'q' (lock held) onto a list to wake later. */
-static struct waiter *claim_all (struct waitq *q) {
-  struct waiter *w, *list = NULL;
-  while ((w = waitq_claim(q)) != NULL) {
-    w->op->fired = w->idx;
-    w->op->result = GO_OK;
-    w->next = list; list = w;
-  }
-  return list;
-}
-
-static void wake_list (struct waiter *list) {
-  while (list) {
-    struct waiter *w = list;
-    list = w->next;               /* read before the wake: 'w' may vanish */
-    op_wake(w->op);
-  }
-}
-
 gostatus wg_add (struct waitgroup *wg, int64_t delta) {
   struct waiter *list = NULL;
   golock_lock(&wg->mu);
@@ -63,9 +44,9 @@ gostatus wg_add (struct waitgroup *wg, int64_t delta) {
     return GO_NEGATIVE;           /* (overflow upwards is reported so too) */
   }
   wg->count = n;
-  if (n == 0) list = claim_all(&wg->waiters);
+  if (n == 0) list = waitq_claim_all(&wg->waiters, GO_OK, NULL);
   golock_unlock(&wg->mu);
-  wake_list(list);
+  waiters_wake(list);
   return GO_OK;
 }
 
@@ -147,10 +128,7 @@ gostatus mutex_unlock (struct gmutex *m) {
     return GO_NOTLOCKED;
   }
   struct waiter *w = waitq_claim(&m->waiters);
-  if (w) {
-    w->op->fired = w->idx;
-    w->op->result = GO_OK;
-  }
+  if (w) waiter_fire(w, GO_OK);     /* 'locked' stays: w's owner has it */
   else m->locked = false;
   golock_unlock(&m->mu);
   if (w) op_wake(w->op);
@@ -219,6 +197,6 @@ int64_t gatomic_add (struct gatomic *a, int64_t d) {
   return (int64_t)((uint64_t)atomic_fetch_add(&a->v, d) + (uint64_t)d);
 }
 
-bool gatomic_cas (struct gatomic *a, int64_t old, int64_t nw) {
-  return atomic_compare_exchange_strong(&a->v, &old, nw);
+bool gatomic_cas (struct gatomic *a, int64_t old, int64_t desired) {
+  return atomic_compare_exchange_strong(&a->v, &old, desired);
 }

@@ -36,6 +36,7 @@ struct gatomic *gatomic_new (int64_t n);              /* refs = 1 */
 int64_t gatomic_get (struct gatomic *a);
 void gatomic_set (struct gatomic *a, int64_t n);
 int64_t gatomic_add (struct gatomic *a, int64_t d);   /* new value, wraps */
-bool gatomic_cas (struct gatomic *a, int64_t old, int64_t nw);
+/* If the value is still 'old', make it 'desired': true; else false. */
+bool gatomic_cas (struct gatomic *a, int64_t old, int64_t desired);
 
 #endif

@@ -2,8 +2,8 @@
 ** value.h: the value that sits in a channel slot ('struct tvalue').
 ** Scalars and short strings live inline with no allocation; a long string
 ** owns a heap copy; a gochan object is held by one reference; anything
-** bigger (tables, functions: the transfer buffer of issue 3) is a pointer
-** to an encoded 'struct tbuf'.
+** bigger (tables, functions) is a pointer to an encoded 'struct tbuf',
+** the transfer buffer.
 ** Ownership: a tvalue owns what it points to. Copying the struct moves
 ** ownership; 'tvalue_clear' releases it and leaves nil.
 */
@@ -24,7 +24,7 @@ enum tvtype {
 
 #define TV_SSTR_MAX 16
 
-struct tbuf;      /* the transfer buffer, defined in value.c (issue 3) */
+struct tbuf;      /* the transfer buffer, defined in tbuf.h */
 
 struct tvalue {
   union {

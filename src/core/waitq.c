@@ -39,8 +39,27 @@ struct waiter *waitq_claim (struct waitq *q) {
   return NULL;
 }
 
+struct waiter *waitq_claim_all (struct waitq *q, gostatus result,
+                                struct waiter *list) {
+  struct waiter *w;
+  while ((w = waitq_claim(q)) != NULL) {
+    waiter_fire(w, result);
+    w->next = list;
+    list = w;
+  }
+  return list;
+}
+
+void waiters_wake (struct waiter *list) {
+  while (list) {
+    struct waiter *w = list;
+    list = w->next;               /* read before the wake: 'w' may vanish */
+    op_wake(w->op);
+  }
+}
+
 void waitq_push1 (struct waitq *q, struct waiter *w, struct op *op) {
-  w->op = op; w->val = NULL; w->ok = NULL; w->idx = 0; w->inq = false;
+  *w = (struct waiter){ .op = op };   /* no value, case 0, not queued */
   waitq_push(q, w);
 }
 

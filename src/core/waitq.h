@@ -71,6 +71,22 @@ void waitq_remove (struct waitq *q, struct waiter *w);  /* no-op if !inq */
 ** object lock calls op_wake. */
 struct waiter *waitq_claim (struct waitq *q);
 
+/* The verbs of a claimer. 'w' is a waiter whose op this caller claimed
+** (waitq_claim); with the queue's lock still held, waiter_fire completes
+** the case: what the owner reads after its wake-up. */
+static inline void waiter_fire (struct waiter *w, gostatus result) {
+  w->op->fired = w->idx;
+  w->op->result = result;
+}
+/* Claim and fire with 'result' every open waiter of 'q' (its lock held),
+** each pushed on the front of 'list' through its 'next' (free once it is
+** dequeued). Returns the new list, for waiters_wake after unlocking. */
+struct waiter *waitq_claim_all (struct waitq *q, gostatus result,
+                                struct waiter *list);
+/* op_wake every waiter of a list made by waitq_claim_all, with no lock
+** held. The list must not be touched after: a woken owner may free it. */
+void waiters_wake (struct waiter *list);
+
 /* Queue the only waiter of a one-case op on 'q' (lock of 'q' held). */
 void waitq_push1 (struct waitq *q, struct waiter *w, struct op *op);
 /* The finish of a one-case op queued on 'q' under lock 'l': dequeue it

@@ -9,9 +9,9 @@
 #include "chan.h"
 #include "ltask.h"
 
-/* Larger capacities are refused by the core (chan_impl.h CHAN_MAX_CAP);
+/* Larger capacities are refused by the core (chan.h CHAN_MAX_CAP);
 ** checked here too so the error can say why. */
-#define LCHAN_MAX_CAP ((lua_Integer)1 << 28)
+#define LCHAN_MAX_CAP ((lua_Integer)CHAN_MAX_CAP)
 
 static struct chan *checkchan (lua_State *L, int arg) {
   return (struct chan *)lgochan_checktype(L, arg, OBJ_CHAN);

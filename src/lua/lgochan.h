@@ -41,7 +41,7 @@ struct obj *lgochan_checktype (lua_State *L, int arg, enum objtype t);
 ** none/nil -> GO_NEVER; 0 -> GO_NOW; else now + timeout (inf: GO_NEVER).
 ** Raises "bad argument #arg to 'f' (number expected, got X)" ("got nan"
 ** for NaN), and "(non-negative number expected, got number)" for a
-** negative timeout (issue 2 lists a negative timeout as bad input). */
+** negative timeout (bad input, not a deadline already past). */
 int64_t lgochan_optdeadline (lua_State *L, int arg);
 
 /* Raise the Lua error for a core status that is an error (GO_NOMEM,
