@@ -16,14 +16,11 @@ to Lua 5.4, with a C core on OS threads. Tasks (gochan.go) run in Lua states
 of their own on a pool of worker threads.
 ]],
   labels = { "concurrency", "channels", "threads" },
+  license = "MIT",
 }
 
 dependencies = {
   "lua >= 5.4, < 5.5",
-}
-
-test_dependencies = {
-  "busted",
 }
 
 build = {
@@ -32,12 +29,21 @@ build = {
     CMAKE_BUILD_TYPE = "Release",
     CMAKE_C_FLAGS = "$(CFLAGS)",
     LUA_INCDIR = "$(LUA_INCDIR)",
-    LUA_LIBDIR = "$(LIBDIR)",
-    LUA_DIR = "$(LUADIR)",
+    LIBDIR = "$(LIBDIR)",
+    LUADIR = "$(LUADIR)",
     GOCHAN_TESTS = "OFF",
   },
 }
 
+-- `luarocks test` after `luarocks make` runs the specs against the module
+-- that make built (LuaRocks builds in build.luarocks/ and installs from
+-- there), not against a build/ of ./dev that may be older. It runs the
+-- busted on PATH (Debian's lua-busted, or `luarocks install busted`): the
+-- "busted" test type would fetch the busted rock from a server even when
+-- one is installed by the system, so this works offline.
 test = {
-  type = "busted",
+  type = "command",
+  command = "test -f build.luarocks/gochan/core.so || { echo 'luarocks test: "
+    .. "build.luarocks/gochan/core.so is missing: run luarocks make first' >&2; "
+    .. "exit 1; }; busted --cpath='build.luarocks/?.so'",
 }

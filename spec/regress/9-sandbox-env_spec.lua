@@ -81,7 +81,7 @@ describe("a function with a sandbox as _ENV", function()
 
   describe("made by local _ENV in a closure", function()
     local function make ()
-      local _ENV = { secret = "closure's", type = type }
+      local _ENV = { secret = "closure's", type = type }  -- luacheck: ignore 211
       return function() return secret, type(os), type(print) end  -- luacheck: ignore
     end
 
@@ -95,7 +95,7 @@ describe("a function with a sandbox as _ENV", function()
 
     it("shares one sandbox between two closures of one value", function()
       local function pair ()
-        local _ENV = { n = 0 }
+        local _ENV = { n = 0 }  -- luacheck: ignore 211
         return function() n = n + 1 end, function() return n end  -- luacheck: ignore
       end
       local inc, get = pair()
