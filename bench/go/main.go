@@ -4,7 +4,7 @@
 //
 //	NAME unit value [key value ...]
 //
-// Usage: gobench -w W1|W2|W3|W4|W5|W6|SEL [-n size]
+// Usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP [-n size]
 // Standard library only; GOMAXPROCS is Go's default (the number of CPUs),
 // as gochan's workers default to the number of CPUs.
 package main
@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,6 +224,78 @@ func sel(n int) {
 	report("SEL", "selects_per_s", float64(n)/el, "cpu_s", ms(cpu))
 }
 
+// latency is wake-up latency beside busy goroutines, on one P
+// (GOMAXPROCS 1, as the Lua side runs with one worker): n goroutines
+// compute without blocking while main times 20 round trips with an echo
+// goroutine over two unbuffered channels (a few ms apart) and then a
+// goroutine times 10 sleeps of 0.1 s. It prints both LAT and LATSLEEP
+// (milliseconds, medians, and the maxima), as bench/lua/latency.lua does.
+func latency(n int) {
+	runtime.GOMAXPROCS(1)
+	const rounds, sleeps = 20, 10
+	var stop int32
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := 0
+			for atomic.LoadInt32(&stop) == 0 {
+				for k := 1; k <= 10000; k++ {
+					x += k
+				}
+			}
+			_ = x
+		}()
+	}
+	timer := startTimer()
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+	}()
+	ping <- 0
+	<-pong
+	rt := make([]float64, rounds)
+	for i := 1; i <= rounds; i++ {
+		time.Sleep(time.Duration(2+i%5*3) * time.Millisecond)
+		t0 := time.Now()
+		ping <- i
+		check(<-pong == i, "LAT: wrong echo")
+		rt[i-1] = time.Since(t0).Seconds() * 1e3
+	}
+	close(ping)
+	res := make(chan []float64)
+	go func() {
+		ds := make([]float64, sleeps)
+		for i := range ds {
+			t0 := time.Now()
+			time.Sleep(100 * time.Millisecond)
+			ds[i] = time.Since(t0).Seconds() * 1e3
+		}
+		res <- ds
+	}()
+	sl := <-res
+	_, cpu := timer()
+	atomic.StoreInt32(&stop, 1)
+	wg.Wait()
+	rm, rx := medianMax(rt)
+	sm, sx := medianMax(sl)
+	report("LAT", "ms_per_roundtrip", rm, "max", ms(rx), "spinners", n, "cpu_s", ms(cpu))
+	report("LATSLEEP", "ms_per_sleep", sm, "max", ms(sx), "spinners", n, "cpu_s", ms(cpu))
+}
+
+func medianMax(xs []float64) (float64, float64) {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	k := len(s)
+	if k%2 == 1 {
+		return s[k/2], s[k-1]
+	}
+	return (s[k/2-1] + s[k/2]) / 2, s[k-1]
+}
+
 // startTimer starts the clocks; the function it returns gives the wall
 // seconds and the process's CPU seconds (user + system, all threads) since.
 func startTimer() func() (float64, float64) {
@@ -280,7 +353,7 @@ func check(ok bool, msg string) {
 }
 
 func main() {
-	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL")
+	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL LAT LATSLEEP")
 	n := flag.Int("n", 0, "size (0: the workload's default of issue 6)")
 	flag.Parse()
 	type workload struct {
@@ -290,11 +363,11 @@ func main() {
 	all := map[string]workload{
 		"W1": {w1, 1000000}, "W2": {w2, 100000}, "W3": {w3, 1000},
 		"W4": {w4, 1000000}, "W5": {w5, 200000}, "W6": {w6, 100000},
-		"SEL": {sel, 1000000},
+		"SEL": {sel, 1000000}, "LAT": {latency, 8}, "LATSLEEP": {latency, 8},
 	}
 	wl, ok := all[strings.ToUpper(*w)]
 	if !ok || *n < 0 {
-		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL [-n size]")
+		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP [-n size]")
 		os.Exit(2)
 	}
 	size := *n

@@ -5,7 +5,9 @@
 ** Queues. Each worker has a 'runnext' slot and a FIFO local queue, both
 ** guarded by its 'mu'; the global FIFO is guarded by 'smu'. A task woken
 ** by a task goes to the waker's runnext, so a hand-off between two tasks
-** on one worker is a coroutine switch, not an OS wake-up. Idle workers
+** on one worker is a coroutine switch, not an OS wake-up; one woken by a
+** thread that is no worker goes to the woken queue (guarded by 'smu'),
+** which workers take from first when a slice ends. Idle workers
 ** steal from local queues; what a hand-off queued (runnext, and an older
 ** runnext it pushed into the local queue: 'affine') only from a worker
 ** that is idle or that thieves have seen in one slice for > HELD_NS.
@@ -73,6 +75,19 @@ static int target;                  /* workers that may run at once */
 static atomic_bool started, shutting;
 static pthread_mutex_t smu = PTHREAD_MUTEX_INITIALIZER;
 static struct task *gq_head, *gq_tail;          /* guarded by smu */
+/* The woken queue: tasks that a thread which is no worker (the main
+** state, a host thread, the timer thread) woke from a park. FIFO, guarded
+** by smu, counted in nqueued and never held; 'nwoken' is its length,
+** changed under smu and read without it only to skip an empty queue.
+** Invariant: a task in it waits for the slice that runs now on the worker
+** that takes it, not for the tasks queued elsewhere: find_work takes it
+** before the worker's own queues and the global queue, but for the turns
+** that keep those from starving (every 61st the global queue, every 31st
+** the worker's own queues come first), so a woken task waits for about
+** one slice (a second or third on those turns) and for the woken tasks
+** ahead of it. Go's ready() puts such a goroutine in runnext. */
+static struct task *wq_head, *wq_tail;          /* guarded by smu */
+static atomic_long nwoken;
 static struct worker *workers[MAXW];            /* guarded by smu */
 static atomic_int nw;               /* workers[0..nw) exist */
 static struct worker *idle_top;                 /* guarded by smu */
@@ -280,6 +295,30 @@ static struct task *gq_pop (void) {       /* smu held */
   return t;
 }
 
+/* A wake-up from a thread that is no worker: into the woken queue. */
+static void wq_push (struct task *t) {
+  pthread_mutex_lock(&smu);
+  t->next = NULL;
+  if (wq_tail) wq_tail->next = t; else wq_head = t;
+  wq_tail = t;
+  atomic_fetch_add(&nwoken, 1);
+  pthread_mutex_unlock(&smu);
+  atomic_fetch_add(&nqueued, 1);
+  atomic_fetch_add(&progress, 1);
+  if (atomic_load(&nidle) > 0) wake_idle();
+}
+
+static struct task *wq_pop (void) {       /* smu held */
+  struct task *t = wq_head;
+  if (t) {
+    wq_head = t->next;
+    if (!wq_head) wq_tail = NULL;
+    t->next = NULL;
+    atomic_fetch_sub(&nwoken, 1);
+  }
+  return t;
+}
+
 static void lq_append (struct worker *w, struct task *t) {  /* w->mu held */
   t->next = NULL;
   if (w->lq_tail) w->lq_tail->next = t; else w->lq_head = t;
@@ -320,11 +359,16 @@ static struct task *lq_pop (struct worker *w) {   /* w->mu held */
   return t;
 }
 
-/* Make 't' runnable from the current thread. 'next': a hand-off from a
-** task on this worker, run it next (runnext). */
+/* Make 't' runnable from the current thread. 'next': a wake-up; from a
+** task on this worker it is a hand-off, run next (runnext); from a thread
+** that is no worker it goes to the woken queue. */
 static void make_runnable (struct task *t, bool next) {
   struct worker *w = self_worker;
-  if (!w || atomic_load(&shutting)) { gq_push(t); return; }
+  if (!w || atomic_load(&shutting)) {
+    if (next && !w && !atomic_load(&shutting)) wq_push(t);
+    else gq_push(t);
+    return;
+  }
   golock_lock(&w->mu);
   t->affine = next;              /* guarded by the queue's lock (w->mu) */
   if (next) {
@@ -411,18 +455,28 @@ static struct task *pop_own (struct worker *w) {
   return t;
 }
 
-/* Take a task to run; raises nrunning before lowering nqueued. */
+/* Take a task to run; raises nrunning before lowering nqueued. The woken
+** queue first, but for the turns of the global queue (61st) and of the
+** worker's own (31st, in pop_own), which woken tasks must not starve. */
 static struct task *find_work (struct worker *w) {
   struct task *t = NULL;
-  if (++w->tick % 61 == 0) {       /* now and then the global queue first */
+  unsigned tick = ++w->tick;
+  if (tick % 61 == 0) {            /* now and then the global queue first */
     pthread_mutex_lock(&smu);
     t = gq_pop();
+    pthread_mutex_unlock(&smu);
+  }
+  if (!t && atomic_load_explicit(&nwoken, memory_order_relaxed) > 0 &&
+      tick % 31 != 0) {
+    pthread_mutex_lock(&smu);
+    t = wq_pop();
     pthread_mutex_unlock(&smu);
   }
   if (!t) t = pop_own(w);
   if (!t) {
     pthread_mutex_lock(&smu);
-    t = gq_pop();
+    t = wq_pop();
+    if (!t) t = gq_pop();
     pthread_mutex_unlock(&smu);
   }
   if (!t) t = steal(w);
@@ -443,7 +497,7 @@ static void drop_task (struct task *t) {
 /* Park until woken. Returns false if the worker should exit. */
 static bool idle_park (struct worker *w) {
   pthread_mutex_lock(&smu);
-  if (gq_head) { pthread_mutex_unlock(&smu); return true; }
+  if (gq_head || wq_head) { pthread_mutex_unlock(&smu); return true; }
   atomic_store(&w->wakeword, 0);
   w->idle = true;
   w->idle_next = idle_top;
@@ -871,6 +925,8 @@ void sched_shutdown (void) {
   atomic_store(&nheld, 0);
   idle_top = NULL;
   gq_head = gq_tail = NULL;
+  wq_head = wq_tail = NULL;
+  atomic_store(&nwoken, 0);
   atomic_store(&started, false);
   atomic_store(&shutting, false);
 }
