@@ -243,7 +243,8 @@ describe("gochan.go", function()
 
   it("refuses a function whose upvalue cannot cross", function()
     local co = coroutine.create(print)
-    assert.has_error(function() gochan.go(function() return co end) end)
+    assert.has_error(function() gochan.go(function() return co end) end,
+      "cannot transfer a thread (at function<upvalue 'co'>)")
   end)
 
   it("fails the task when a result cannot cross", function()
@@ -393,13 +394,15 @@ describe("task:join()", function()
 
   it("rejects a bad timeout", function()
     local t = gochan.go(function() end)
-    assert.has_error(function() t:join("soon") end)
+    assert.has_error(function() t:join("soon") end,
+      "bad argument #1 to 'join' (number expected, got string)")
     t:join(T)
   end)
 
   it("rejects a bad self", function()
     local t = gochan.go(function() end)
-    assert.has_error(function() t.join({}) end)
+    assert.has_error(function() t.join({}) end,
+      "bad argument #1 to 'join' (gochan.task expected, got table)")
     t:join(T)
   end)
 end)
