@@ -50,7 +50,7 @@ static void tobj_destroy (struct obj *o) {
 static struct tobj *tobj_new (atomic_int *destroyed) {
   struct tobj *t = malloc(sizeof *t);
   if (!t) abort();
-  obj_init(&t->hdr, OBJ_TASK, tobj_destroy);
+  obj_init(&t->hdr, OBJ_TASK, tobj_destroy, sizeof *t);
   t->destroyed = destroyed;
   return t;
 }

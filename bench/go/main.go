@@ -4,7 +4,7 @@
 //
 //	NAME unit value [key value ...]
 //
-// Usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP [-n size]
+// Usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN [-n size]
 // Standard library only; GOMAXPROCS is Go's default (the number of CPUs),
 // as gochan's workers default to the number of CPUs.
 package main
@@ -337,6 +337,23 @@ func peakRSSKB() int {
 	return -1
 }
 
+// churn makes n buffered channels, gives each one value and drops it (the
+// long-running-program leak check beside gochan's CHURN). Result: ns per
+// channel, and the process's peak RSS.
+var churnSink chan int
+
+func churn(n int) {
+	stop := startTimer()
+	for i := 0; i < n; i++ {
+		c := make(chan int, 1)
+		c <- i
+		churnSink = c
+	}
+	t, cpu := stop()
+	report("CHURN", "ns_per_object", t/float64(n)*1e9, "cpu_s", ms(cpu),
+		"peak_rss_kb", peakRSSKB())
+}
+
 func report(name, unit string, value float64, extra ...interface{}) {
 	parts := []string{name, unit, strconv.FormatFloat(value, 'g', 6, 64)}
 	for _, e := range extra {
@@ -353,7 +370,7 @@ func check(ok bool, msg string) {
 }
 
 func main() {
-	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL LAT LATSLEEP")
+	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL LAT LATSLEEP CHURN")
 	n := flag.Int("n", 0, "size (0: the workload's default of issue 6)")
 	flag.Parse()
 	type workload struct {
@@ -364,10 +381,11 @@ func main() {
 		"W1": {w1, 1000000}, "W2": {w2, 100000}, "W3": {w3, 1000},
 		"W4": {w4, 1000000}, "W5": {w5, 200000}, "W6": {w6, 100000},
 		"SEL": {sel, 1000000}, "LAT": {latency, 8}, "LATSLEEP": {latency, 8},
+		"CHURN": {churn, 3000000},
 	}
 	wl, ok := all[strings.ToUpper(*w)]
 	if !ok || *n < 0 {
-		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP [-n size]")
+		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN [-n size]")
 		os.Exit(2)
 	}
 	size := *n

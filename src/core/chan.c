@@ -28,7 +28,7 @@ struct chan *chan_new (size_t cap) {
     free(c);
     return NULL;
   }
-  obj_init(&c->hdr, OBJ_CHAN, chan_destroy);
+  obj_init(&c->hdr, OBJ_CHAN, chan_destroy, sizeof *c + cap * sizeof *c->buf);
   c->cap = cap;
   golock_init(&c->mu);
   c->len = c->head = 0;

@@ -99,3 +99,8 @@ void go_assert_fail (const char *expr, const char *file, int line) {
   fprintf(stderr, "gochan: assertion failed: %s (%s:%d)\n", expr, file, line);
   abort();
 }
+
+#ifdef GOCHAN_TESTING
+#include "obj.h"
+atomic_long obj_live[OBJ_NTYPES];
+#endif

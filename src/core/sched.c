@@ -189,7 +189,7 @@ static void task_destroy (struct obj *o) {
 struct task *task_new (void *ud) {
   struct task *t = calloc(1, sizeof *t);
   if (!t) return NULL;
-  obj_init(&t->hdr, OBJ_TASK, task_destroy);
+  obj_init(&t->hdr, OBJ_TASK, task_destroy, sizeof *t);
   t->id = atomic_fetch_add(&next_id, 1);
   atomic_init(&t->pstate, PS_RUNNING);
   atomic_init(&t->status, TASK_RUNNING);

@@ -28,7 +28,7 @@ static void wg_destroy (struct obj *o) {
 struct waitgroup *wg_new (void) {
   struct waitgroup *wg = malloc(sizeof *wg);
   if (!wg) return NULL;
-  obj_init(&wg->hdr, OBJ_WAITGROUP, wg_destroy);
+  obj_init(&wg->hdr, OBJ_WAITGROUP, wg_destroy, sizeof *wg);
   golock_init(&wg->mu);
   wg->count = 0;
   waitq_init(&wg->waiters);
@@ -106,7 +106,7 @@ static void mutex_destroy (struct obj *o) {
 struct gmutex *mutex_new (void) {
   struct gmutex *m = malloc(sizeof *m);
   if (!m) return NULL;
-  obj_init(&m->hdr, OBJ_MUTEX, mutex_destroy);
+  obj_init(&m->hdr, OBJ_MUTEX, mutex_destroy, sizeof *m);
   golock_init(&m->mu);
   m->locked = false;
   waitq_init(&m->waiters);
@@ -184,7 +184,7 @@ static void gatomic_destroy (struct obj *o) { free(o); }
 struct gatomic *gatomic_new (int64_t n) {
   struct gatomic *a = malloc(sizeof *a);
   if (!a) return NULL;
-  obj_init(&a->hdr, OBJ_ATOMIC, gatomic_destroy);
+  obj_init(&a->hdr, OBJ_ATOMIC, gatomic_destroy, sizeof *a);
   atomic_init(&a->v, n);
   return a;
 }

@@ -264,7 +264,7 @@ struct ticker *ticker_new (int64_t period) {
   struct ticker *tk = malloc(sizeof *tk);
   struct chan *c = chan_new(1);
   if (!tk || !c) { free(tk); if (c) chan_release(c); return NULL; }
-  obj_init(&tk->hdr, OBJ_TICKER, ticker_destroy);
+  obj_init(&tk->hdr, OBJ_TICKER, ticker_destroy, sizeof *tk);
   tk->c = c;
   tk->t.period = period;
   tk->t.when = go_now() + period;

@@ -20,6 +20,7 @@
 static const char CACHEKEY = 'c';     /* weak-valued {lightud(obj) = box} */
 static const char MODKEY = 'm';       /* the module table, kept on reload */
 static const char SENTINELKEY = 's';  /* userdata whose __gc counts us out */
+static const char STATSKEY = 'p';     /* struct cachestats of the cache */
 
 /* Metatable of each object type; NULL: not a Lua-visible type. */
 static const char *const typemt[OBJ_NTYPES] = {
@@ -31,6 +32,37 @@ static const char *const typemt[OBJ_NTYPES] = {
 
 /* ---- boxes ---- */
 
+/*
+** The box cache of a state: registry[&CACHEKEY] is the weak-valued table
+** {lightud(obj) = box}, registry[&STATSKEY] this struct. A weak table
+** keeps the slots its collected entries leave until a rehash, and Lua
+** rehashes only on an insert into a full table; so 'live' counts the
+** boxes entered and not yet finalized, 'high' the most the table held since
+** it was (re)built, and an insert that finds live < high / 4 rebuilds the
+** table at its live size first: the cache stays within a constant factor
+** of the boxes alive, however many were made and dropped.
+**
+** A box is a few bytes of Lua memory that pins 'o->size' bytes of C
+** memory. 'pinned' sums those bytes until they are reported to the
+** collector as allocation debt (lua_gc LUA_GCSTEP), so that it runs as
+** often as if the objects lived in the Lua heap. Touched only by the
+** state's own thread (a state is run by one thread at a time).
+*/
+struct cachestats {
+  size_t live, high;
+  size_t pinned;
+};
+
+#define CACHE_MIN_REBUILD 1024   /* a smaller table is never rebuilt */
+#define PIN_REPORT (16 * 1024)   /* bytes pinned before the collector is told */
+
+static struct cachestats *getstats (lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &STATSKEY);
+  struct cachestats *cs = (struct cachestats *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return cs;
+}
+
 /* __gc of every box: drop the box's reference. The box is left empty so a
 ** resurrected box can never release twice. */
 static int lgochan__gc (lua_State *L) {
@@ -39,6 +71,8 @@ static int lgochan__gc (lua_State *L) {
     struct obj *o = *box;
     *box = NULL;
     obj_release(o);
+    struct cachestats *cs = getstats(L);
+    if (cs && cs->live > 0) cs->live--;
   }
   return 0;
 }
@@ -60,17 +94,49 @@ int lgochan_newmetatable (lua_State *L, const char *tname) {
   return created;                             /* mt */
 }
 
+/* Push a new, empty cache table sized for 'n' entries and make it the
+** state's cache. */
+static void newcache (lua_State *L, int n) {
+  lua_createtable(L, 0, n);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &CACHEKEY);   /* cache */
+}
+
 static void pushcache (lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CACHEKEY) != LUA_TTABLE) {
     lua_pop(L, 1);
-    lua_createtable(L, 0, 2);   /* small: a blocked task may hold only two */
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "v");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &CACHEKEY);
+    newcache(L, 2);             /* small: a blocked task may hold only two */
   }                                           /* cache */
+}
+
+/* The cache with its stats, made if missing. */
+static struct cachestats *pushcachestats (lua_State *L) {
+  struct cachestats *cs = getstats(L);
+  if (!cs) {
+    cs = (struct cachestats *)lua_newuserdatauv(L, sizeof *cs, 0);
+    cs->live = cs->high = cs->pinned = 0;
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &STATSKEY);
+  }
+  pushcache(L);                               /* cache */
+  if (cs->high >= CACHE_MIN_REBUILD && cs->live < cs->high / 4) {
+    /* Copy the live entries into a table of their size (the old one goes
+    ** to the collector); 'live' may count a few boxes already cleared
+    ** from the table and not yet finalized, so it is an upper bound. */
+    newcache(L, (int)cs->live);               /* old new */
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {                 /* old new k box */
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);                      /* old new k k box */
+      lua_rawset(L, -4);                      /* old new k */
+    }
+    lua_remove(L, -2);                        /* new */
+    cs->high = cs->live;
+  }
+  return cs;
 }
 
 /* A task's state makes a type's metatable when it first gets an object of
@@ -119,10 +185,19 @@ struct obj **lgochan_newbox (lua_State *L, enum objtype t) {
 
 void lgochan_adopt (lua_State *L, struct obj **box, struct obj *o) {
   *box = o;                                   /* the box owns 'o' now */
-  pushcache(L);                               /* box cache */
+  struct cachestats *cs = pushcachestats(L);  /* box cache (may raise) */
   lua_pushvalue(L, -2);
   lua_rawsetp(L, -2, o);                      /* may raise: box owns 'o' */
   lua_pop(L, 1);                              /* box */
+  if (++cs->live > cs->high) cs->high = cs->live;
+  cs->pinned += o->size;
+  /* Report the pinned C memory (not while the collector is stopped: a
+  ** step would run it anyway; a task's state stops it while set up). */
+  if (cs->pinned >= PIN_REPORT && lua_gc(L, LUA_GCISRUNNING)) {
+    int kb = (int)(cs->pinned / 1024);
+    cs->pinned %= 1024;
+    lua_gc(L, LUA_GCSTEP, kb);
+  }
   if (o->type == OBJ_TICKER) {                /* tk.c: the channel's box */
     lgochan_pushobj(L, (struct obj *)ticker_chan((struct ticker *)o));
     lua_setiuservalue(L, -2, 1);
@@ -295,6 +370,28 @@ static void opensentinel (lua_State *L) {
 
 /* ---- the module ---- */
 
+#ifdef GOCHAN_TESTING
+/* core._live() -> total, {typename = count}: the live core objects of the
+** process (a testing build only; see obj.h). */
+static int lgochan_live (lua_State *L) {
+  static const char *const names[OBJ_NTYPES] = {
+    [OBJ_CHAN] = "chan", [OBJ_WAITGROUP] = "waitgroup", [OBJ_MUTEX] = "mutex",
+    [OBJ_ATOMIC] = "atomic", [OBJ_TICKER] = "ticker", [OBJ_TASK] = "task"
+  };
+  long total = 0;
+  lua_createtable(L, 0, OBJ_NTYPES);
+  for (int t = 1; t < OBJ_NTYPES; t++) {
+    long n = atomic_load_explicit(&obj_live[t], memory_order_relaxed);
+    total += n;
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, names[t]);
+  }
+  lua_pushinteger(L, total);
+  lua_insert(L, -2);
+  return 2;
+}
+#endif
+
 /* Returns the same table every time it runs in a state (busted reloads),
 ** with every function set again. */
 LUAMOD_API __attribute__((visibility("default")))
@@ -317,5 +414,9 @@ int luaopen_gochan_core (lua_State *L) {
   lsync_open(L);
   ltime_open(L);
   ltask_open(L);
+#ifdef GOCHAN_TESTING
+  lua_pushcfunction(L, lgochan_live);
+  lua_setfield(L, -2, "_live");
+#endif
   return 1;
 }
