@@ -110,14 +110,31 @@ static struct task *live_head;                  /* guarded by livemu */
 static size_t nlive;                            /* guarded by livemu */
 static atomic_ullong next_id = 1;
 
-/* the main thread, its parked op (guarded by mainmu) */
+/*
+** The main thread: the thread that last opened a main Lua state
+** (sched_set_main_thread). Its parks are watched (deadlock, SIGINT); any
+** other thread's are not. Other threads park and wake while it is set
+** again (a host whose thread is blocked in gochan_recv closes its state
+** and opens a new one), so who is main is no plain variable: 'main_gen'
+** counts the registrations (atomic; 0: none yet) and each thread keeps,
+** in its own 'main_self', the number it registered under. A thread is the
+** main thread iff its number is that last one. Nothing else is read on
+** the strength of that comparison (what a watched park shares is under
+** mainmu or its own thread's), so it is a relaxed load.
+*/
+static atomic_ulong main_gen;
+static _Thread_local struct {
+  unsigned long gen;              /* main_gen at its registration; 0: none */
+  bool watched;                   /* in a park watched as the main thread's:
+                                     its wake-up undoes the watch, even if
+                                     another thread has become main since */
+  bool sigint_installed;          /* on_sigint installed by that park */
+  struct sigaction old_sigint;    /* what to restore then */
+} main_self;
 static pthread_mutex_t mainmu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_t main_thread;
-static bool main_set;
-static struct op *main_op;                      /* guarded by mainmu */
+static struct op *main_op;        /* guarded by mainmu: the op of the park
+                                     being watched, or NULL */
 static struct op *volatile sig_op;              /* main thread + its handler */
-static struct sigaction old_sigint;
-static bool sigint_installed;
 
 static pthread_t monitor_th;
 static bool monitor_running;                    /* guarded by mainmu */
@@ -666,8 +683,8 @@ static gostatus add_worker (void) {      /* smu held */
 /* ---------------------------------------------------------------- */
 /* the monitor                                                        */
 
-static bool dl_armed;
-static unsigned long dl_progress;
+static bool dl_armed;                           /* guarded by mainmu */
+static unsigned long dl_progress;               /* guarded by mainmu */
 
 static void check_deadlock (void) {
   pthread_mutex_lock(&mainmu);
@@ -771,8 +788,11 @@ static void park_hook (struct op *op, bool parking) {
     atomic_fetch_add(&progress, 1);
     return;
   }
-  if (!main_set || !pthread_equal(pthread_self(), main_thread)) return;
   if (parking) {
+    if (main_self.gen == 0 ||
+        main_self.gen != atomic_load_explicit(&main_gen, memory_order_relaxed))
+      return;                     /* not the main thread: not watched */
+    main_self.watched = true;
     pthread_mutex_lock(&mainmu);
     main_op = op;
     dl_armed = false;
@@ -783,30 +803,32 @@ static void park_hook (struct op *op, bool parking) {
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;              /* no SA_RESTART: the futex wait returns */
     sig_op = op;
-    if (sigaction(SIGINT, &sa, &old_sigint) == 0) {
-      sigint_installed = true;
-      if (old_sigint.sa_handler == SIG_IGN) {   /* ignored stays ignored */
-        sigaction(SIGINT, &old_sigint, NULL);
-        sigint_installed = false;
+    if (sigaction(SIGINT, &sa, &main_self.old_sigint) == 0) {
+      main_self.sigint_installed = true;
+      if (main_self.old_sigint.sa_handler == SIG_IGN) {  /* stays ignored */
+        sigaction(SIGINT, &main_self.old_sigint, NULL);
+        main_self.sigint_installed = false;
       }
     }
   }
   else {
-    if (sigint_installed) sigaction(SIGINT, &old_sigint, NULL);
-    sigint_installed = false;
+    if (!main_self.watched) return;
+    main_self.watched = false;
+    if (main_self.sigint_installed)
+      sigaction(SIGINT, &main_self.old_sigint, NULL);
+    main_self.sigint_installed = false;
     sig_op = NULL;
     pthread_mutex_lock(&mainmu);
-    main_op = NULL;
+    if (main_op == op) main_op = NULL;   /* not a newer main thread's */
     pthread_mutex_unlock(&mainmu);
   }
 }
 
+/* Make the calling thread the main thread (see main_gen). Any thread may
+** be parked meanwhile: it reads only main_gen and the hook, both atomic. */
 void sched_set_main_thread (void) {
-  pthread_mutex_lock(&mainmu);
-  main_thread = pthread_self();
-  main_set = true;
-  go_park_hook = park_hook;
-  pthread_mutex_unlock(&mainmu);
+  main_self.gen = atomic_fetch_add(&main_gen, 1) + 1;
+  atomic_store_explicit(&go_park_hook, park_hook, memory_order_release);
 }
 
 /* ---------------------------------------------------------------- */

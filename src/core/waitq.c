@@ -4,7 +4,7 @@
 */
 #include "waitq.h"
 
-void (*go_park_hook) (struct op *op, bool parking) = NULL;
+_Atomic(go_park_fn) go_park_hook = NULL;
 
 void waitq_push (struct waitq *q, struct waiter *w) {
   GOCHAN_ASSERT(!w->inq);
@@ -117,7 +117,8 @@ void op_park (struct op *op, int64_t deadline) {
     if (atomic_load_explicit(&op->woken, memory_order_acquire)) return;
     cpu_relax();
   }
-  if (go_park_hook) go_park_hook(op, true);
+  go_park_fn hook = atomic_load_explicit(&go_park_hook, memory_order_acquire);
+  if (hook) hook(op, true);
   for (;;) {
     if (atomic_load_explicit(&op->woken, memory_order_acquire)) break;
     if (deadline != GO_NEVER && go_now() >= deadline) {
@@ -127,5 +128,5 @@ void op_park (struct op *op, int64_t deadline) {
     }
     go_futex_wait(&op->woken, 0, deadline);   /* then re-check */
   }
-  if (go_park_hook) go_park_hook(op, false);
+  if (hook) hook(op, false);            /* the one that saw it park */
 }

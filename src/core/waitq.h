@@ -107,9 +107,14 @@ void op_wake (struct op *op);
 ** Returns with op->state != OP_OPEN and the wake-up (if any) consumed. */
 void op_park (struct op *op, int64_t deadline);
 
-/* Hook for the runtime: called by op_park when a thread is about to sleep
-** with no deadline, and after it wakes (deadlock detection, interrupts).
-** NULL by default. */
-extern void (*go_park_hook) (struct op *op, bool parking);
+/* Hook for the runtime: called by op_park when a thread is about to sleep,
+** and after it wakes (deadlock detection, interrupts). NULL by default.
+** Atomic: the runtime sets it (every time a main Lua state opens) while
+** other threads may be parked or parking (a host's thread in gochan_recv).
+** Set with release and loaded with acquire, so a thread that calls it sees
+** what the setter wrote before. A park loads it once and calls that same
+** function after waking: the two calls of one park always pair. */
+typedef void (*go_park_fn) (struct op *op, bool parking);
+extern _Atomic(go_park_fn) go_park_hook;
 
 #endif
