@@ -91,8 +91,9 @@ for _, h in ipairs(headings) do
   local first = h:match("`([^`]+)`")
   local name = first and (first:match("^(gochan%.[%w_]+)")
     or first:match("^([%a_][%w_]*:[%w_]+)") or first:match("^([%a_][%w_]*%.[%w_]+)"))
+  -- (an entry that says "(testing builds only)" may be absent from this build)
   if name and (name:find("^gochan%.") or vars[name:match("^[%a_][%w_]*")])
-     and not want[name] then
+     and not want[name] and not h:find("(testing builds only)", 1, true) then
     stale[#stale + 1] = name
   end
 end
