@@ -103,6 +103,11 @@ static atomic_ulong progress;
 #define TLS_IE __attribute__((tls_model("initial-exec")))
 static _Thread_local TLS_IE struct worker *self_worker;
 static _Thread_local TLS_IE struct task *self_task;
+/* what the thread form of a blocking call about to run on this thread
+** waits on (sched_blocking): a static string, or NULL */
+static _Thread_local const char *self_what;
+/* this thread is in sched_shutdown: the states it drops close here */
+static _Thread_local bool self_stopping;
 
 /* live tasks, for gochan.tasks(), deadlock messages and shutdown */
 static pthread_mutex_t livemu = PTHREAD_MUTEX_INITIALIZER;
@@ -251,6 +256,49 @@ void task_arm (struct task *t, int64_t deadline) {
 
 void task_disarm (struct task *t) {
   if (t->op.deadline != GO_NEVER) timer_stop(&t->tmo);
+}
+
+void sched_blocking (const char *what) { self_what = what; }
+
+bool sched_stopping (void) { return atomic_load(&shutting); }
+
+/*
+** A thread of ours parks on the op of a blocking call's thread form, or
+** wakes (op_park calls this through park_hook): a task that cannot yield
+** where it blocks (a nested coroutine, a C boundary, a finalizer) blocks
+** its worker so, and the state of a task dropped by shutdown runs its
+** __close and finalizers so, on a worker or on the thread in
+** sched_shutdown. While parked, the task is listed as blocked on that op
+** ('tpark', under its 'jmu', where shutdown finds it to cancel it). Once
+** shutdown has begun, such a park fails at once with GO_SHUTDOWN: exit
+** never waits for one. Shutdown sets 'shutting' before it reads each
+** task's 'tpark' under its 'jmu', and a park reads 'shutting' under that
+** lock: one of the two sees the other.
+*/
+static void thread_park (struct op *op, bool parking) {
+  struct task *t = self_task;     /* NULL: a state that shutdown closes */
+  if (self_worker) {              /* the slice no longer runs meanwhile */
+    if (parking) atomic_fetch_sub(&nrunning, 1);
+    else atomic_fetch_add(&nrunning, 1);
+    atomic_fetch_add(&progress, 1);
+  }
+  if (t) golock_lock(&t->jmu);
+  if (parking) {
+    if (atomic_load(&shutting)) {
+      if (op_cancel(op, GO_SHUTDOWN)) op_wake(op);   /* op_park returns */
+    }
+    else if (t) {
+      t->tpark = op;
+      atomic_store(&t->waiting, self_what ? self_what : op->what);
+      atomic_store(&t->blocked, true);
+    }
+  }
+  else if (t && t->tpark == op) {
+    t->tpark = NULL;
+    atomic_store(&t->blocked, false);
+    atomic_store(&t->waiting, NULL);
+  }
+  if (t) golock_unlock(&t->jmu);
 }
 
 int task_status (struct task *t) { return atomic_load(&t->status); }
@@ -782,10 +830,8 @@ static void on_sigint (int sig) {
 }
 
 static void park_hook (struct op *op, bool parking) {
-  if (self_worker) {              /* a task blocked where it cannot yield */
-    if (parking) atomic_fetch_sub(&nrunning, 1);
-    else atomic_fetch_add(&nrunning, 1);
-    atomic_fetch_add(&progress, 1);
+  if (self_worker || self_stopping) {   /* a task's thread, or shutdown's */
+    thread_park(op, parking);
     return;
   }
   if (parking) {
@@ -888,13 +934,21 @@ void sched_shutdown (void) {
     pthread_join(monitor_th, NULL);
   }
   if (!atomic_load(&started)) return;
+  self_stopping = true;
   atomic_store(&shutting, true);
   /* Cancel every parked task's op: the wake-up puts it in a queue, where a
-  ** worker drops it instead of running it. */
+  ** worker drops it instead of running it. A task whose thread is parked
+  ** (thread_park) gets GO_SHUTDOWN from its call instead, and ends its
+  ** slice. */
   pthread_mutex_lock(&livemu);
-  for (struct task *t = live_head; t; t = t->lnext)
-    if (atomic_load(&t->blocked) && op_cancel(&t->op, GO_SHUTDOWN))
+  for (struct task *t = live_head; t; t = t->lnext) {
+    golock_lock(&t->jmu);
+    struct op *op = t->tpark;
+    if (op && op_cancel(op, GO_SHUTDOWN)) op_wake(op);
+    golock_unlock(&t->jmu);
+    if (!op && atomic_load(&t->blocked) && op_cancel(&t->op, GO_SHUTDOWN))
       op_wake(&t->op);
+  }
   pthread_mutex_unlock(&livemu);
   /* wake every worker; they drain the queues and exit */
   int n = atomic_load(&nw);
@@ -920,6 +974,7 @@ void sched_shutdown (void) {
   if (atomic_load(&nexited) < n) {
     /* a worker is still in a C call: leave everything to it */
     for (int i = 0; i < n; i++) pthread_detach(workers[i]->th);
+    self_stopping = false;
     return;
   }
   for (int i = 0; i < n; i++) {
@@ -951,4 +1006,5 @@ void sched_shutdown (void) {
   atomic_store(&nwoken, 0);
   atomic_store(&started, false);
   atomic_store(&shutting, false);
+  self_stopping = false;
 }

@@ -36,6 +36,10 @@ struct task {
                                  the lock of the queue that holds it */
   _Atomic(const char *) waiting;  /* op.what while parked, else NULL */
   struct op op;               /* the op the task is blocked on, if any */
+  struct op *tpark;           /* the op its thread is parked on in a
+                                 blocking call it could not park the task
+                                 in (sched.c thread_park), or NULL;
+                                 guarded by 'jmu' */
   struct timer tmo;           /* that op's timeout (armed by task_arm) */
   void *ud;                   /* the binding's state for the task */
   /* results: written once by the task before 'status' leaves RUNNING,
@@ -95,6 +99,17 @@ int task_status (struct task *t);
 /* Join as a blocking op (as select.h): GO_OK at once if done. */
 gostatus task_join_begin (struct task *t, struct waiter *w, struct op *op);
 gostatus task_join_finish (struct task *t, struct waiter *w, struct op *op);
+
+/* The thread form of a blocking call (op_park) is about to run on this
+** thread: what it waits on ("recv on gochan.chan": a static string; NULL
+** once it returned). A task that blocks its worker so is listed as blocked
+** on it. Once shutdown has begun, such a call fails at once with
+** GO_SHUTDOWN on a worker (a task's, or the finalizers of a state being
+** dropped) and on the thread in sched_shutdown; a task that parks by
+** yielding then is dropped instead. */
+void sched_blocking (const char *what);
+/* Shutdown has begun: tasks are being dropped. */
+bool sched_stopping (void);
 
 /* The thread that runs the main Lua state: its parks with no deadline
 ** are watched for deadlock and made interruptible by SIGINT. */

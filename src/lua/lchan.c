@@ -117,7 +117,10 @@ static int lchan_send (lua_State *L) {
     if (st != GO_AGAIN) return sendresult(L, st, &v);
     return taskop(L, lt, c, SEL_SEND, &v, deadline);
   }
-  return sendresult(L, chan_send(c, &v, deadline), &v);
+  sched_blocking("send on gochan.chan");
+  gostatus st = chan_send(c, &v, deadline);
+  sched_blocking(NULL);
+  return sendresult(L, st, &v);
 }
 
 /* ch:try_send(v) -> boolean */
@@ -141,7 +144,9 @@ static int lchan_recv (lua_State *L) {
     ltask_cases(L, lt, 1);                       /* may raise: nothing held */
     return taskop(L, lt, c, SEL_RECV, &v, deadline);
   }
+  sched_blocking("recv on gochan.chan");
   st = chan_recv(c, &v, &ok, deadline);          /* (tries once more) */
+  sched_blocking(NULL);
   return recvresult(L, st, &v, ok);
 }
 
@@ -201,7 +206,9 @@ static int lchan_rangenext (lua_State *L) {
       return ltask_park(L, lt, PEND_SEL, NULL, GO_NEVER, 0, range_k);
     return rangeresult(L, st, &cs->v, cs->ok);
   }
+  sched_blocking("recv on gochan.chan");
   gostatus st = chan_recv(c, &v, &ok, GO_NEVER);
+  sched_blocking(NULL);
   return rangeresult(L, st, &v, ok);
 }
 

@@ -235,7 +235,11 @@ static int lgochan_select (lua_State *L) {
     if (st == GO_AGAIN)
       return ltask_park(L, lt, PEND_SEL, NULL, GO_NEVER, 0, select_k);
   }
-  else st = sel_wait(cs, n, dflt ? GO_NOW : GO_NEVER, &chosen);
+  else {
+    sched_blocking("select");
+    st = sel_wait(cs, n, dflt ? GO_NOW : GO_NEVER, &chosen);
+    sched_blocking(NULL);
+  }
   return selresult(L, cs, n, st, chosen);
 }
 

@@ -80,7 +80,10 @@ static int lwg_wait (lua_State *L) {
       return ltask_park(L, lt, PEND_WG, (struct obj *)wg, deadline, 0, wait_k);
     return waitresult(L, st);
   }
-  return waitresult(L, wg_wait(wg, deadline));
+  sched_blocking("wait on gochan.waitgroup");
+  gostatus st = wg_wait(wg, deadline);
+  sched_blocking(NULL);
+  return waitresult(L, st);
 }
 
 static int lwg__tostring (lua_State *L) {
@@ -154,7 +157,10 @@ static int lmutex_lock (lua_State *L) {
       return ltask_park(L, lt, PEND_MUTEX, (struct obj *)m, GO_NEVER, 0, lock_k);
     return lockresult(L, st);
   }
-  return lockresult(L, mutex_lock(m, GO_NEVER));
+  sched_blocking("lock on gochan.mutex");
+  gostatus st = mutex_lock(m, GO_NEVER);
+  sched_blocking(NULL);
+  return lockresult(L, st);
 }
 
 /* mu:unlock() */

@@ -207,8 +207,12 @@ static void free_ltask (struct ltask *lt) {
   free(lt);
 }
 
-/* Write one whole message to stderr at once (lines never mix). */
+/* Write one whole message to stderr at once (lines never mix). Not once
+** shutdown has begun: the process is ending, its tasks are dropped
+** unreported (as goroutines when main returns), and a task whose blocking
+** call failed then (GO_SHUTDOWN) is one of them. */
 static void report_failure (struct task *t, const char *msg) {
+  if (sched_stopping()) return;
   char head[64];
   int n = snprintf(head, sizeof head, "gochan: task #%llu failed: ",
                    (unsigned long long)t->id);
@@ -877,7 +881,7 @@ static int ltask_join (lua_State *L) {
   struct op op;
   struct waiter w;
   op_init(&op);
-  op.what = "join";
+  op.what = "join on gochan.task";
   gostatus st = task_join_begin(t, &w, &op);
   if (st == GO_AGAIN) {
     op_park(&op, deadline);

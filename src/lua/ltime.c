@@ -52,7 +52,10 @@ static int lgochan_sleep (lua_State *L) {
     ltask_prepare(lt, "sleep");
     return ltask_park(L, lt, PEND_SLEEP, NULL, go_now() + ns, 0, sleep_k);
   }
-  return sleepresult(L, go_sleep_until(go_now() + ns));
+  sched_blocking("sleep");
+  gostatus st = go_sleep_until(go_now() + ns);
+  sched_blocking(NULL);
+  return sleepresult(L, st);
 }
 
 /* gochan.after(seconds) -> ch: gets gochan.now() once, after 'seconds'. */
