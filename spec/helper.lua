@@ -42,6 +42,7 @@ do
     end
     if busted then break end
   end
+  M.busted = busted
   if busted then
     local probe = function() return _ENV end
     busted.wrap(probe)
@@ -49,6 +50,61 @@ do
     if env ~= _G and package.loaded["spec.fixtures.busted_env"] == nil then
       package.loaded["spec.fixtures.busted_env"] = env
     end
+  end
+end
+
+-- Live tasks once everything a spec started was joined: a task leaves the
+-- live list just after its joiners are woken, so give it a moment before
+-- calling it a leak.
+function M.settle ()
+  local gochan = require "gochan"
+  local deadline = gochan.now() + 2
+  while #gochan.tasks() > 0 and gochan.now() < deadline do
+    gochan.sleep(0.005)
+  end
+  return gochan.tasks()
+end
+
+-- After every spec of every file (registered here, on busted's root
+-- context): no task the spec started may still be live. Every task a spec
+-- starts ends within the spec: every blocking call has a timeout.
+local function no_live_tasks ()
+  local left = M.settle()
+  if #left > 0 then
+    local desc = {}
+    for i = 1, math.min(#left, 5) do
+      local t = left[i]
+      desc[#desc + 1] = ("#%d %s %s"):format(t.id, t.status, tostring(t.waiting))
+    end
+    error(("%d tasks still live after the spec: %s%s"):format(#left,
+      table.concat(desc, ", "), #left > 5 and ", ..." or ""))
+  end
+end
+if M.busted and M.busted.executors and M.busted.executors.after_each
+   and not package.loaded["spec.helper"] then
+  M.busted.executors.after_each(no_live_tasks)
+end
+
+-- Polls until the task 't' (a handle or an id) shows as blocked in
+-- gochan.tasks() (waiting on 'what', if given): the way to know "it is
+-- blocked now" without sleeping. Fails after 'timeout' seconds (default 5).
+function M.wait_blocked (t, what, timeout)
+  local gochan = require "gochan"
+  local id = type(t) == "number" and t
+    or tonumber(tostring(t):match("^gochan%.task #(%d+)"))
+  local deadline = gochan.now() + (timeout or 5)
+  while true do
+    for _, info in ipairs(gochan.tasks()) do
+      if info.id == id and info.status == "blocked"
+         and (what == nil or info.waiting == what) then
+        return info
+      end
+    end
+    if gochan.now() > deadline then
+      error(("task #%d not blocked%s within %g s"):format(id,
+        what and (" on " .. what) or "", timeout or 5), 2)
+    end
+    gochan.sleep(0.001)
   end
 end
 

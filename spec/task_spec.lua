@@ -12,15 +12,7 @@ local helper = require "spec.helper"
 
 local T = 5          -- timeout (seconds) for calls that should not wait long
 
--- Live tasks after everything was joined: a task leaves the live list just
--- after its joiners are woken, so give it a moment before calling it a leak.
-local function settle ()
-  local deadline = gochan.now() + 2
-  while #gochan.tasks() > 0 and gochan.now() < deadline do
-    gochan.sleep(0.005)
-  end
-  return gochan.tasks()
-end
+local settle = helper.settle   -- (the leaked-task check is in spec/helper.lua)
 
 local function pack (...) return { n = select("#", ...), ... } end
 
@@ -29,19 +21,6 @@ local function run (fn, ...)
   local t = gochan.go(fn, ...)
   return pack(t:join(T))
 end
-
-after_each(function()
-  local left = settle()
-  if #left > 0 then
-    local desc = {}
-    for i = 1, math.min(#left, 5) do
-      local t = left[i]
-      desc[#desc + 1] = ("#%d %s %s"):format(t.id, t.status, tostring(t.waiting))
-    end
-    error(("%d tasks still live after the spec: %s%s"):format(#left,
-      table.concat(desc, ", "), #left > 5 and ", ..." or ""))
-  end
-end)
 
 describe("gochan.go", function()
   it("returns a task handle", function()
@@ -354,7 +333,8 @@ describe("task:join()", function()
     local t = gochan.go(function(g) g:recv(T) return "result", 2 end, gate)
     local j1 = gochan.go(function(x) return x:join(T) end, t)
     local j2 = gochan.go(function(x) return x:join(T) end, t)
-    gochan.sleep(0.02)
+    helper.wait_blocked(j1)
+    helper.wait_blocked(j2)
     assert.is_true(gate:send(nil, T))
     assert.same({ n = 4, true, true, "result", 2 }, pack(j1:join(T)))
     assert.same({ n = 4, true, true, "result", 2 }, pack(j2:join(T)))
@@ -412,7 +392,7 @@ describe("task:status()", function()
     local gate = gochan.chan()
     local t = gochan.go(function(g) g:recv(T) end, gate)
     assert.equal("running", t:status())
-    gochan.sleep(0.02)
+    helper.wait_blocked(t, "recv on gochan.chan")
     assert.equal("running", t:status())      -- blocked counts as running
     gate:send(nil, T)
     t:join(T)
@@ -569,7 +549,7 @@ describe("blocking calls inside a task", function()
       local sent, err = pcall(c.send, c, 1, T)
       return v, ok, sent, err
     end, ch)
-    gochan.sleep(0.02)
+    helper.wait_blocked(t, "recv on gochan.chan")
     ch:close()
     local res = pack(t:join(T))
     assert.is_true(res[1])
@@ -582,7 +562,7 @@ describe("blocking calls inside a task", function()
   it("a sender blocked in a task raises when the channel is closed", function()
     local ch = gochan.chan()
     local t = gochan.go(function(c) return pcall(c.send, c, "x", T) end, ch)
-    gochan.sleep(0.05)
+    helper.wait_blocked(t, "send on gochan.chan")
     ch:close()
     local res = pack(t:join(T))
     assert.is_true(res[1])
@@ -650,13 +630,16 @@ describe("blocking calls inside a task", function()
   it("wg:wait waits for done in the main state, and times out", function()
     local wg = gochan.waitgroup()
     wg:add(1)
-    local t = gochan.go(function(w)
+    local step = gochan.chan(1)
+    local t = gochan.go(function(w, st)
       local t0 = gochan.now()
       local first = w:wait(0.05)
       local dt = gochan.now() - t0
+      st:send(true, T)                        -- the first wait is over
       return first, dt, w:wait(T)
-    end, wg)
-    gochan.sleep(0.2)
+    end, wg, step)
+    assert.is_true((step:recv(T)))
+    helper.wait_blocked(t)                    -- in the second wait
     wg:done()
     local res = pack(t:join(T))
     assert.is_true(res[1])
@@ -675,7 +658,7 @@ describe("blocking calls inside a task", function()
       m:unlock()
       return true
     end, mu, order)
-    gochan.sleep(0.05)
+    helper.wait_blocked(t)
     order:send("main", T)
     mu:unlock()
     assert.same({ n = 2, true, true }, pack(t:join(T)))
@@ -783,9 +766,9 @@ describe("many tasks", function()
     -- 300 ms must all have run well before it is done.
     local go_, woke = gochan.chan(), gochan.chan(3)
     for _ = 1, 3 do
-      gochan.go(function(g, w) g:recv(T) w:send(gochan.now()) end, go_, woke)
+      local t = gochan.go(function(g, w) g:recv(T) w:send(gochan.now()) end, go_, woke)
+      helper.wait_blocked(t, "recv on gochan.chan")
     end
-    gochan.sleep(0.05)                            -- all three blocked in recv
     local t0 = gochan.now()
     local waker = gochan.go(function(g)
       for _ = 1, 3 do g:send(true, T) end
@@ -806,13 +789,13 @@ describe("many tasks", function()
     -- some 100,000 times through Debian's lua5.4 crashes in TSan's own
     -- bookkeeping.
     local c, ran = gochan.chan(), gochan.atomic(0)
-    gochan.go(function(ch, r) ch:recv(T) r:set(1) end, c, ran)
-    gochan.sleep(0.05)                            -- blocked in recv
+    helper.wait_blocked(gochan.go(function(ch, r) ch:recv(T) r:set(1) end, c, ran),
+                        "recv on gochan.chan")
     local a, b = gochan.chan(), gochan.chan()
     local p2 = gochan.go(function(x, y)
       for v in x:range() do y:send(v + 1, T) end
     end, a, b)
-    gochan.sleep(0.02)                            -- p2 waits on a
+    helper.wait_blocked(p2)                       -- p2 waits on a
     local p1 = gochan.go(function(ch, x, y, r)
       ch:send(true, T)                            -- wakes the waiting task,
       local n = 0                                 -- then ping-pongs until it
@@ -876,7 +859,14 @@ describe("many tasks", function()
         o:send(ok == false and x or -x, T)   -- false: woken by the close
       end, gate, out, i)
     end
-    gochan.sleep(0.05)
+    local deadline = gochan.now() + T        -- until all 1000 are blocked
+    repeat
+      local blocked = 0
+      for _, e in ipairs(gochan.tasks()) do
+        if e.status == "blocked" then blocked = blocked + 1 end
+      end
+      if blocked < 1000 then gochan.sleep(0.001) end
+    until blocked == 1000 or gochan.now() > deadline
     gate:close()
     assert.is_true(wg:wait(T))
     local sum = 0

@@ -163,6 +163,16 @@ static inline void check_sleep_ms (long ms) {
   while (nanosleep(&ts, &ts) != 0) {}
 }
 
+/* Poll until 'cond' holds (every millisecond, for at most 10 s): the way
+** to know "that thread is blocked now" (e.g. chan_nwaiters(c) == 1)
+** without sleeping and hoping. A condition never met is a failed check. */
+#define CHECK_UNTIL(cond) do { \
+    int64_t check_t0_ = go_now(); \
+    while (!(cond) && check_ms_since(check_t0_) < 10000) check_sleep_ms(1); \
+    if (cond) check_pass(); \
+    else check_fail(__FILE__, __LINE__, "never came true: " #cond); \
+  } while (0)
+
 /* A deadline 'ms' milliseconds from now. */
 static inline int64_t check_in_ms (long ms) {
   return go_now() + (int64_t)ms * 1000000;

@@ -250,7 +250,7 @@ static void test_close_wakes_receivers (void) {
       b[i].c = c;
       CHECK_SPAWN(&th[i], blocked_recv, &b[i]);
     }
-    check_sleep_ms(100);              /* let them block (not required) */
+    CHECK_UNTIL(chan_nwaiters(c) == 4);   /* all four blocked */
     CHECK_EQ_ST(chan_close(c), GO_OK);
     for (int i = 0; i < 4; i++) {
       CHECK_JOIN(th[i]);
@@ -278,7 +278,7 @@ static void test_close_wakes_senders (void) {
       CHECK_EQ_ST(tvalue_setstr(&b[i].v, text, sizeof text - 1), GO_OK);
       CHECK_SPAWN(&th[i], blocked_send, &b[i]);
     }
-    check_sleep_ms(100);
+    CHECK_UNTIL(chan_nwaiters(c) == 3);   /* all three blocked */
     CHECK_EQ_ST(chan_close(c), GO_OK);
     for (int i = 0; i < 3; i++) {
       CHECK_JOIN(th[i]);
@@ -432,7 +432,7 @@ static void test_unbuffered_handoff (void) {
   struct chan *c = chan_new(2);
   struct blocked r = { .c = c };
   CHECK_SPAWN(&th, blocked_recv, &r);
-  check_sleep_ms(50);
+  CHECK_UNTIL(chan_nwaiters(c) == 1);     /* the receiver waits */
   CHECK_EQ_ST(send_int(c, 5, GO_NOW), GO_OK);
   CHECK_JOIN(th);
   CHECK_EQ_ST(r.st, GO_OK);

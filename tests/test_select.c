@@ -352,7 +352,7 @@ static void test_blocked_wakeups (void) {
   setcase(&t.cs[2], c, SEL_SEND);
   tvalue_setint(&t.cs[2].v, 33);
   CHECK_SPAWN(&th, do_select, &t);
-  check_sleep_ms(30);
+  CHECK_UNTIL(chan_nwaiters(t.cs[t.n - 1].c) == 1);   /* queued */
   CHECK_EQ_ST(send_int(b, 22, check_in_ms(LONG_MS)), GO_OK);
   CHECK_JOIN(th);
   CHECK_EQ_ST(t.st, GO_OK);
@@ -371,7 +371,7 @@ static void test_blocked_wakeups (void) {
   setcase(&t.cs[2], c, SEL_SEND);
   tvalue_setint(&t.cs[2].v, 33);
   CHECK_SPAWN(&th, do_select, &t);
-  check_sleep_ms(30);
+  CHECK_UNTIL(chan_nwaiters(t.cs[t.n - 1].c) == 1);   /* queued */
   int64_t x = recv_int(c, &st, &ok, check_in_ms(LONG_MS));
   CHECK_EQ_ST(st, GO_OK);
   CHECK_EQ_INT(x, 33);
@@ -386,7 +386,7 @@ static void test_blocked_wakeups (void) {
   setcase(&t.cs[1], b, SEL_RECV);
   t.n = 2;
   CHECK_SPAWN(&th, do_select, &t);
-  check_sleep_ms(30);
+  CHECK_UNTIL(chan_nwaiters(t.cs[t.n - 1].c) == 1);   /* queued */
   CHECK_EQ_ST(chan_close(a), GO_OK);
   CHECK_JOIN(th);
   CHECK_EQ_ST(t.st, GO_OK);
@@ -398,7 +398,7 @@ static void test_blocked_wakeups (void) {
   setcase(&t.cs[1], c, SEL_SEND);
   setlong(&t.cs[1].v);
   CHECK_SPAWN(&th, do_select, &t);
-  check_sleep_ms(30);
+  CHECK_UNTIL(chan_nwaiters(t.cs[t.n - 1].c) == 1);   /* queued */
   CHECK_EQ_ST(chan_close(c), GO_OK);
   CHECK_JOIN(th);
   CHECK_EQ_ST(t.st, GO_CLOSED);

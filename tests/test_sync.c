@@ -88,9 +88,9 @@ static void test_wg_many_waiters (void) {
     a[i] = (struct wgarg){ .wg = wg, .released = &released };
     CHECK_SPAWN(&th[i], wg_waiter, &a[i]);
   }
-  check_sleep_ms(50);
+  CHECK_UNTIL(wg_nwaiters(wg) == NTHREADS);  /* all of them wait */
   CHECK_EQ_ST(wg_add(wg, -1), GO_OK);       /* 1 left: nobody may leave */
-  check_sleep_ms(50);
+  check_sleep_ms(50);                       /* (time for a wrong wake-up) */
   atomic_store(&released, 1);
   CHECK_EQ_ST(wg_add(wg, -1), GO_OK);
   for (int i = 0; i < NTHREADS; i++) {
@@ -234,7 +234,7 @@ static void test_mutex_handoff (void) {
   struct lockarg a = { m, GO_AGAIN, 0 };
   pthread_t th;
   CHECK_SPAWN(&th, locker, &a);
-  check_sleep_ms(50);
+  CHECK_UNTIL(mutex_nwaiters(m) == 1);      /* it waits for the lock */
   CHECK_EQ_ST(mutex_unlock(m), GO_OK);
   CHECK_JOIN(th);
   CHECK_EQ_ST(a.st, GO_OK);

@@ -159,6 +159,13 @@ size_t chan_len (struct chan *c) {
 
 size_t chan_cap (struct chan *c) { return c->cap; }
 
+size_t chan_nwaiters (struct chan *c) {
+  golock_lock(&c->mu);
+  size_t n = waitq_len(&c->recvq) + waitq_len(&c->sendq);
+  golock_unlock(&c->mu);
+  return n;
+}
+
 bool chan_isclosed (struct chan *c) {
   golock_lock(&c->mu);
   bool b = c->closed;

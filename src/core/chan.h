@@ -44,6 +44,9 @@ gostatus chan_close (struct chan *c);
 
 size_t chan_len (struct chan *c);
 size_t chan_cap (struct chan *c);
+/* Receivers and senders queued on the channel now (for tests: poll it to
+** know a thread is blocked, instead of sleeping). */
+size_t chan_nwaiters (struct chan *c);
 bool chan_isclosed (struct chan *c);
 
 #endif

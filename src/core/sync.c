@@ -135,6 +135,20 @@ gostatus mutex_unlock (struct gmutex *m) {
   return GO_OK;
 }
 
+size_t mutex_nwaiters (struct gmutex *m) {
+  golock_lock(&m->mu);
+  size_t n = waitq_len(&m->waiters);
+  golock_unlock(&m->mu);
+  return n;
+}
+
+size_t wg_nwaiters (struct waitgroup *wg) {
+  golock_lock(&wg->mu);
+  size_t n = waitq_len(&wg->waiters);
+  golock_unlock(&wg->mu);
+  return n;
+}
+
 bool mutex_islocked (struct gmutex *m) {
   golock_lock(&m->mu);
   bool b = m->locked;

@@ -28,6 +28,9 @@ gostatus mutex_lock (struct gmutex *m, int64_t deadline);
 bool mutex_trylock (struct gmutex *m);
 gostatus mutex_unlock (struct gmutex *m);             /* GO_NOTLOCKED */
 bool mutex_islocked (struct gmutex *m);
+/* Threads or tasks queued now (for tests: poll instead of sleeping). */
+size_t mutex_nwaiters (struct gmutex *m);
+size_t wg_nwaiters (struct waitgroup *wg);
 gostatus mutex_begin (struct gmutex *m, struct waiter *w, struct op *op);
 gostatus mutex_finish (struct gmutex *m, struct waiter *w, struct op *op);
 

@@ -6,6 +6,12 @@
 
 _Atomic(go_park_fn) go_park_hook = NULL;
 
+size_t waitq_len (const struct waitq *q) {
+  size_t n = 0;
+  for (const struct waiter *w = q->head; w; w = w->next) n++;
+  return n;
+}
+
 void waitq_push (struct waitq *q, struct waiter *w) {
   GOCHAN_ASSERT(!w->inq);
   w->next = NULL;

@@ -61,6 +61,10 @@ struct waitq { struct waiter *head, *tail; };
 
 static inline void waitq_init (struct waitq *q) { q->head = q->tail = NULL; }
 static inline bool waitq_empty (const struct waitq *q) { return !q->head; }
+/* How many waiters the queue holds (those of finished selects included
+** until they are dropped); caller holds the queue's lock. O(n): for tests
+** and inspection, never on a hot path. */
+size_t waitq_len (const struct waitq *q);
 
 /* All of these need the lock of the object that owns 'q'. */
 void waitq_push (struct waitq *q, struct waiter *w);
