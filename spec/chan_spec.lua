@@ -1,13 +1,16 @@
--- Channels from the main state (API.md "Channels"). The main state alone
--- can't be both sender and receiver of an unbuffered channel: here
+-- Channels (API.md "Channels"). Each blocking method is specified from the
+-- main state and from a task ("from the main state" / "from the task",
+-- with a task as the other party); the rest run in the main state, where
 -- unbuffered semantics are checked through timeouts, try_* and buffered
--- channels; hand-offs between two parties are in task_spec.lua.
+-- channels.
 --
 -- Error closures never 'return' the call: a tail call loses the function's
 -- name in the message ("bad argument #2 to '?'").
 
 local gochan = require "gochan"
 local helper = require "spec.helper"
+
+local T = 5          -- timeout (seconds) for calls that should not wait long
 
 local drain = helper.drain
 
@@ -64,6 +67,42 @@ describe("gochan.chan", function()
 end)
 
 describe("ch:send()", function()
+  for _, where in ipairs(helper.PLACES) do
+    describe("from the " .. where, function()
+      it("hands the value to a receiving task", function()
+        local ch = gochan.chan()
+        local peer = gochan.go(function(c) return c:recv(T) end, ch)
+        assert.same({ n = 1, true }, helper.within(where, function(c)
+          return c:send("x", T)
+        end, ch))
+        assert.same({ true, "x", true }, { peer:join(T) })
+      end)
+
+      it("returns false after its timeout, the value not sent", function()
+        local ch = gochan.chan()
+        local r = helper.within(where, function(c)
+          local t0 = gochan.now()
+          local sent = c:send("x", 0.05)
+          return sent, gochan.now() - t0
+        end, ch)
+        assert.is_false(r[1])
+        helper.assert_waited(r[2], 0.05)
+        assert.same({ n = 2, nil, nil }, table.pack(ch:try_recv()))
+      end)
+
+      it("raises when the channel is closed while it waits", function()
+        local ch = gochan.chan()
+        local closer = gochan.go(function(c) c:close() end, ch)
+        local r = helper.within(where, function(c)
+          return pcall(c.send, c, "x", T)
+        end, ch)
+        assert.is_false(r[1])
+        assert.matches("send on closed channel", r[2], 1, true)
+        assert.is_true((closer:join(T)))
+      end)
+    end)
+  end
+
   it("buffers values up to the capacity, then reports a timeout", function()
     local ch = gochan.chan(2)
     assert.is_true(ch:send(1, 0.5))
@@ -229,6 +268,40 @@ describe("ch:send()", function()
 end)
 
 describe("ch:recv()", function()
+  for _, where in ipairs(helper.PLACES) do
+    describe("from the " .. where, function()
+      it("receives what a task sends", function()
+        local ch = gochan.chan()
+        local peer = gochan.go(function(c) return c:send(42, T) end, ch)
+        assert.same({ n = 2, 42, true }, helper.within(where, function(c)
+          return c:recv(T)
+        end, ch))
+        assert.same({ true, true }, { peer:join(T) })
+      end)
+
+      it("returns nil, nil after its timeout", function()
+        local ch = gochan.chan()
+        local r = helper.within(where, function(c)
+          local t0 = gochan.now()
+          local v, ok = c:recv(0.05)
+          return v, ok, gochan.now() - t0
+        end, ch)
+        assert.is_nil(r[1])
+        assert.is_nil(r[2])
+        helper.assert_waited(r[3], 0.05)
+      end)
+
+      it("returns nil, false when the channel is closed while it waits", function()
+        local ch = gochan.chan()
+        local closer = gochan.go(function(c) c:close() end, ch)
+        assert.same({ n = 2, nil, false }, helper.within(where, function(c)
+          return c:recv(T)
+        end, ch))
+        assert.is_true((closer:join(T)))
+      end)
+    end)
+  end
+
   it("returns a buffered value with true", function()
     local ch = gochan.chan(1)
     ch:send("v")
@@ -439,6 +512,22 @@ describe("ch:close()", function()
 end)
 
 describe("ch:range()", function()
+  for _, where in ipairs(helper.PLACES) do
+    it("takes every value a task sends until the close, from the " .. where, function()
+      local ch = gochan.chan()
+      local peer = gochan.go(function(c)
+        for i = 1, 3 do c:send(i, T) end
+        c:close()
+      end, ch)
+      assert.same({ n = 1, { 1, 2, 3 } }, helper.within(where, function(c)
+        local got = {}
+        for v in c:range() do got[#got + 1] = v end
+        return got
+      end, ch))
+      assert.is_true((peer:join(T)))
+    end)
+  end
+
   it("yields the buffered values in order until closed and drained", function()
     local ch = gochan.chan(5)
     for i = 1, 5 do ch:send(i * 10) end

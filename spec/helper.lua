@@ -108,6 +108,23 @@ function M.wait_blocked (t, what, timeout)
   end
 end
 
+-- Where a blocking call is specified from: every blocking call works from
+-- the main state (it waits on its thread) and from a task (it parks).
+M.PLACES = { "main state", "task" }
+
+-- Runs fn(...) in the main state, or as a task that is joined (10 s at
+-- most), and returns fn's results packed. 'fn' crosses to the task as any
+-- function does: keep what it needs in its arguments and upvalues.
+function M.within (where, fn, ...)
+  local gochan = require "gochan"
+  if where == "main state" then return table.pack(fn(...)) end
+  local r = table.pack(gochan.go(fn, ...):join(10))
+  if r[1] ~= true then
+    error(("the task failed: %s"):format(tostring(r[2])), 2)
+  end
+  return table.pack(table.unpack(r, 2, r.n))
+end
+
 -- Upper slack (seconds) on any timing assertion: sanitizer and valgrind
 -- builds are slow, and a late wake-up is not a bug, an early one is.
 M.SLACK = tonumber(os.getenv("GOCHAN_SPEC_SLACK")) or 1.5

@@ -6,9 +6,45 @@
 local gochan = require "gochan"
 local helper = require "spec.helper"
 
+local T = 5          -- timeout (seconds) for calls that should not wait long
+
 local drain = helper.drain
 
 describe("gochan.select", function()
+  for _, where in ipairs(helper.PLACES) do
+    describe("from the " .. where, function()
+      it("waits for a task's send on a recv case", function()
+        local ch = gochan.chan()
+        local peer = gochan.go(function(c) return c:send("v", T) end, ch)
+        assert.same({ n = 3, 1, "v", true }, helper.within(where, function(c)
+          return gochan.select { { "recv", c }, { "recv", gochan.after(T) } }
+        end, ch))
+        assert.same({ true, true }, { peer:join(T) })
+      end)
+
+      it("waits for a task's receive on a send case", function()
+        local ch = gochan.chan()
+        local peer = gochan.go(function(c) return c:recv(T) end, ch)
+        assert.same({ n = 1, 1 }, helper.within(where, function(c)
+          return gochan.select { { "send", c, "w" }, { "recv", gochan.after(T) } }
+        end, ch))
+        assert.same({ true, "w", true }, { peer:join(T) })
+      end)
+
+      it("takes the timer's case when nothing else is ready", function()
+        local ch = gochan.chan()
+        local r = helper.within(where, function(c)
+          local t0 = gochan.now()
+          local i = gochan.select { { "send", c, "w" }, { "recv", gochan.after(0.05) } }
+          return i, gochan.now() - t0
+        end, ch)
+        assert.equal(2, r[1])
+        helper.assert_waited(r[2], 0.05)
+        assert.same({ n = 2, nil, nil }, table.pack(ch:try_recv()))
+      end)
+    end)
+  end
+
   describe("recv cases", function()
     it("returns the index, the value and true", function()
       local a, b = gochan.chan(1), gochan.chan(1)

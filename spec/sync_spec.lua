@@ -1,10 +1,11 @@
--- WaitGroup, mutex, atomic and defer from the main state (API.md
--- "Synchronisation"; wg:go comes with tasks). Task spec later: wait() woken
--- by done() in another task, lock() waiting for another task's unlock, and
--- atomic add from many tasks.
+-- WaitGroup, mutex, atomic and defer (API.md "Synchronisation"; wg:go is in
+-- task_spec.lua). wg:wait() and mu:lock() are specified from the main state
+-- and from a task, a task being the other party.
 
 local gochan = require "gochan"
 local helper = require "spec.helper"
+
+local T = 5          -- timeout (seconds) for calls that should not wait long
 
 describe("gochan.waitgroup", function()
   it("starts at zero: wait returns true at once", function()
@@ -113,6 +114,34 @@ describe("gochan.waitgroup", function()
   end)
 
   describe("wg:wait()", function()
+    for _, where in ipairs(helper.PLACES) do
+      describe("from the " .. where, function()
+        it("returns true once a task's done() brings it to zero", function()
+          local wg = gochan.waitgroup()
+          wg:add(1)
+          local peer = gochan.go(function(w) w:done() end, wg)
+          assert.same({ n = 1, true }, helper.within(where, function(w)
+            return w:wait(T)
+          end, wg))
+          assert.is_true((peer:join(T)))
+        end)
+
+        it("returns false after its timeout above zero", function()
+          local wg = gochan.waitgroup()
+          wg:add(1)
+          local r = helper.within(where, function(w)
+            local t0 = gochan.now()
+            local done = w:wait(0.05)
+            return done, gochan.now() - t0
+          end, wg)
+          assert.is_false(r[1])
+          helper.assert_waited(r[2], 0.05)
+          assert.is_false(wg:wait(0))             -- still above zero
+          wg:done()
+        end)
+      end)
+    end
+
     it("returns false after the timeout while the counter is above zero", function()
       local wg = gochan.waitgroup()
       wg:add()
@@ -167,6 +196,23 @@ describe("gochan.mutex", function()
   end)
 
   describe("mu:lock() and mu:unlock()", function()
+    for _, where in ipairs(helper.PLACES) do
+      it("lock() waits for a task's unlock, from the " .. where, function()
+        local mu = gochan.mutex()
+        mu:lock()
+        local peer = gochan.go(function(m) m:unlock() end, mu)
+        assert.same({ n = 1, true }, helper.within(where, function(m)
+          m:lock()
+          local held = not m:try_lock()
+          m:unlock()
+          return held
+        end, mu))
+        assert.is_true((peer:join(T)))
+        assert.is_true(mu:try_lock())
+        mu:unlock()
+      end)
+    end
+
     it("lock and unlock", function()
       local mu = gochan.mutex()
       mu:lock()

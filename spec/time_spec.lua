@@ -1,8 +1,10 @@
--- gochan.now/sleep/after/ticker from the main state (API.md "Time").
--- Task spec later: sleep in a task lets other tasks run meanwhile.
+-- gochan.now/sleep/after/ticker (API.md "Time"); sleep is specified from
+-- the main state and from a task.
 
 local gochan = require "gochan"
 local helper = require "spec.helper"
+
+local T = 5          -- timeout (seconds) for calls that should not wait long
 
 describe("gochan.now", function()
   it("returns float seconds", function()
@@ -29,6 +31,17 @@ describe("gochan.now", function()
 end)
 
 describe("gochan.sleep", function()
+  for _, where in ipairs(helper.PLACES) do
+    it("waits about the time asked, from the " .. where, function()
+      local r = helper.within(where, function()
+        local t0 = gochan.now()
+        gochan.sleep(0.05)
+        return gochan.now() - t0
+      end)
+      helper.assert_waited(r[1], 0.05)
+    end)
+  end
+
   it("blocks the main state for about the given time", function()
     local dt, res = helper.elapsed(gochan.sleep, 0.05)
     helper.assert_waited(dt, 0.05)
