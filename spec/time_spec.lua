@@ -4,8 +4,6 @@
 local gochan = require "gochan"
 local helper = require "spec.helper"
 
-local T = 5          -- timeout (seconds) for calls that should not wait long
-
 describe("gochan.now", function()
   it("returns float seconds", function()
     local t = gochan.now()
