@@ -5,13 +5,18 @@
 ** decodes is encoded and decoded again. A state serves RENEW inputs and is
 ** then closed (so stale buffers and garbage are freed and checked); with
 ** -runs=1 (reproducing one input) every state is fresh. Must never
-** crash, trip a sanitizer, or leak. Build and run: fuzz/run.
-** The decoder's static functions are reached by including transfer.c.
+** crash, trip a sanitizer, or leak. Build and run: fuzz/run, which links
+** the transfer files (transfer.c, tdecode.c, tencode.c, modindex.c) and
+** the core's buffer files, but no other part of the binding.
 */
 #include <stdio.h>
 #include <stdlib.h>
+#include <lua.h>
+#include <lauxlib.h>
 #include <lualib.h>
-#include "../src/lua/transfer.c"
+#include "lgochan.h"
+#include "tbuf.h"
+#include "transfer.h"
 
 /* Stand-ins for the binding's boxes: an object arrives as a light
 ** userdata; nothing here is a gochan box. */
@@ -36,7 +41,7 @@ static int decodeinput (lua_State *L) {
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size) {
   static int ready;
   if (!ready) {
-    for (int i = 0; i < 2; i++) obj_init(&fakeobjs[i], OBJ_CHAN, nodestroy);
+    for (int i = 0; i < 2; i++) obj_init(&fakeobjs[i], OBJ_CHAN, nodestroy, 0);
     ready = 1;
   }
   if (size < 1) return 0;

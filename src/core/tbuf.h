@@ -1,7 +1,8 @@
 /*
 ** tbuf.h: the transfer buffer: the encoded bytes of one value plus the
-** gochan objects it names. Lua-free storage; the byte format is written and
-** read only by src/lua/transfer.c (see docs/transfer.md).
+** gochan objects it names. Lua-free storage, built with tbuild.h; the byte
+** format is src/lua/tformat.h's, written only by src/lua/tencode.c and read
+** only by src/lua/tdecode.c (see docs/transfer.md).
 */
 #ifndef GOCHAN_TBUF_H
 #define GOCHAN_TBUF_H
