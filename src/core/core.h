@@ -36,6 +36,11 @@ int64_t go_now (void);                 /* CLOCK_MONOTONIC, ns */
 /* 'seconds' from now as a deadline: <= 0 gives GO_NOW, NaN-free input
 ** only (callers check), overflow saturates to GO_NEVER. */
 int64_t go_deadline_in (double seconds);
+/* Whether a call with 'deadline' may block at all: GO_NEVER, or a time
+** still ahead (GO_NOW and a past deadline only try once). */
+static inline bool go_mayblock (int64_t deadline) {
+  return deadline == GO_NEVER || (deadline != GO_NOW && go_now() < deadline);
+}
 
 /* A small fast per-thread random generator (select's random order). */
 uint32_t go_rand (void);

@@ -309,14 +309,9 @@ void task_finish (struct task *t, bool failed, struct tvalue *res, int nres) {
   golock_lock(&t->jmu);
   atomic_store_explicit(&t->status, failed ? TASK_FAILED : TASK_DONE,
                         memory_order_release);
-  struct waiter *w, *list = NULL;
-  while ((w = waitq_claim(&t->joiners)) != NULL) {
-    w->op->fired = w->idx;
-    w->op->result = GO_OK;
-    w->next = list; list = w;
-  }
+  struct waiter *list = waitq_claim_all(&t->joiners, GO_OK, NULL);
   golock_unlock(&t->jmu);
-  while (list) { w = list; list = w->next; op_wake(w->op); }
+  waiters_wake(list);
 }
 
 gostatus task_join_begin (struct task *t, struct waiter *w, struct op *op) {
@@ -332,6 +327,19 @@ gostatus task_join_begin (struct task *t, struct waiter *w, struct op *op) {
 
 gostatus task_join_finish (struct task *t, struct waiter *w, struct op *op) {
   return waitq_finish1(&t->jmu, &t->joiners, w, op);
+}
+
+gostatus task_join (struct task *t, int64_t deadline) {
+  if (!go_mayblock(deadline))
+    return task_status(t) != TASK_RUNNING ? GO_OK : GO_AGAIN;
+  struct op op;
+  struct waiter w;
+  op_init(&op);
+  op.what = "join on gochan.task";
+  gostatus st = task_join_begin(t, &w, &op);
+  if (st != GO_AGAIN) return st;
+  op_park(&op, deadline);
+  return task_join_finish(t, &w, &op);
 }
 
 /* ---------------------------------------------------------------- */

@@ -39,9 +39,16 @@ struct task {
   struct op *tpark;           /* the op its thread is parked on in a
                                  blocking call it could not park the task
                                  in (sched.c thread_park), or NULL;
-                                 guarded by 'jmu' */
-  struct timer tmo;           /* that op's timeout (armed by task_arm) */
-  void *ud;                   /* the binding's state for the task */
+                                 guarded by 'jmu' (read by shutdown) */
+  struct timer tmo;           /* 'op''s timeout: armed and disarmed only
+                                 by the thread running the task's slice
+                                 (task_arm/task_disarm); its fields are the
+                                 timer thread's while armed (timer.h);
+                                 stopped by whoever drops the task */
+  void *ud;                   /* the binding's state for the task: touched
+                                 only by the thread running its slice (and
+                                 by the binding before sched_spawn), and by
+                                 'drop' once it will never run again */
   /* results: written once by the task before 'status' leaves RUNNING,
   ** read-only after; 'jmu' guards 'joiners'. */
   golock jmu;
@@ -99,6 +106,9 @@ int task_status (struct task *t);
 /* Join as a blocking op (as select.h): GO_OK at once if done. */
 gostatus task_join_begin (struct task *t, struct waiter *w, struct op *op);
 gostatus task_join_finish (struct task *t, struct waiter *w, struct op *op);
+/* The thread form (as wg_wait): GO_OK once 't' has ended, GO_AGAIN or
+** GO_TIMEOUT if 'deadline' came first, or why the wait was cancelled. */
+gostatus task_join (struct task *t, int64_t deadline);
 
 /* The thread form of a blocking call (op_park) is about to run on this
 ** thread: what it waits on ("recv on gochan.chan": a static string; NULL

@@ -125,8 +125,7 @@ gostatus sel_finish (struct selcase *cs, int n, struct waiter *ws,
 }
 
 gostatus sel_wait (struct selcase *cs, int n, int64_t deadline, int *chosen) {
-  bool block = deadline == GO_NEVER ||
-               (deadline != GO_NOW && go_now() < deadline);
+  bool block = go_mayblock(deadline);
   struct op op;
   struct waiter wsbuf[SEL_STACK];
   struct waiter *ws = wsbuf;

@@ -73,7 +73,7 @@ gostatus wg_finish (struct waitgroup *wg, struct waiter *w, struct op *op) {
 }
 
 gostatus wg_wait (struct waitgroup *wg, int64_t deadline) {
-  if (deadline == GO_NOW || (deadline != GO_NEVER && go_now() >= deadline))
+  if (!go_mayblock(deadline))
     return wg_count(wg) == 0 ? GO_OK : GO_AGAIN;
   struct op op;
   struct waiter w;
@@ -174,7 +174,7 @@ gostatus mutex_finish (struct gmutex *m, struct waiter *w, struct op *op) {
 }
 
 gostatus mutex_lock (struct gmutex *m, int64_t deadline) {
-  if (deadline == GO_NOW || (deadline != GO_NEVER && go_now() >= deadline))
+  if (!go_mayblock(deadline))
     return mutex_trylock(m) ? GO_OK : GO_AGAIN;
   struct op op;
   struct waiter w;
