@@ -5,14 +5,14 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include "gochan.h"
-#include "lgochan.h"
+#include "lbox.h"
 
 void gochan_pushchan (lua_State *L, gochan_chan *c) {
   if (!c) { lua_pushnil(L); return; }
-  lgochan_pushobj(L, (struct obj *)(void *)c);   /* the state's own box */
+  lbox_push(L, (struct obj *)(void *)c);   /* the state's own box */
 }
 
 gochan_chan *gochan_tochan (lua_State *L, int idx) {
-  struct obj *o = lgochan_toobj(L, idx);
+  struct obj *o = lbox_to(L, idx);
   return o && o->type == OBJ_CHAN ? (gochan_chan *)(void *)o : NULL;
 }

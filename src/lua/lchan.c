@@ -1,25 +1,26 @@
 /*
 ** lchan.c: gochan.chan and the channel methods (send, recv, try_*, close,
-** len, cap, range) for the main state. Values cross by transfer.h.
+** len, cap, range), from any state: a task parks (lpark.h), anything else
+** blocks its thread. Values cross by transfer.h.
 */
 #include <lua.h>
 #include <lauxlib.h>
-#include "lgochan.h"
+#include "ltypes.h"
+#include "lpark.h"
 #include "transfer.h"
 #include "chan.h"
-#include "ltask.h"
 
 /* Larger capacities are refused by the core (chan.h CHAN_MAX_CAP);
 ** checked here too so the error can say why. */
 #define LCHAN_MAX_CAP ((lua_Integer)CHAN_MAX_CAP)
 
 static struct chan *checkchan (lua_State *L, int arg) {
-  return (struct chan *)lgochan_checktype(L, arg, OBJ_CHAN);
+  return (struct chan *)lbox_check(L, arg, OBJ_CHAN);
 }
 
 /*
-** Outcome of a send, in one place for every path (blocking, try, and
-** later a task's continuation). The channel took '*v' only on GO_OK;
+** Outcome of a send, in one place for every path (blocking, try, a
+** task's park). The channel took '*v' only on GO_OK;
 ** otherwise '*v' is cleared here, before anything can raise.
 */
 static int sendresult (lua_State *L, gostatus st, struct tvalue *v) {
@@ -28,7 +29,7 @@ static int sendresult (lua_State *L, gostatus st, struct tvalue *v) {
     case GO_OK: lua_pushboolean(L, 1); return 1;
     case GO_AGAIN: case GO_TIMEOUT: lua_pushboolean(L, 0); return 1;
     case GO_CLOSED: return luaL_error(L, "send on closed channel");
-    default: return lgochan_raise(L, st);
+    default: return lg_raise(L, st);
   }
 }
 
@@ -46,7 +47,7 @@ static int recvresult (lua_State *L, gostatus st, struct tvalue *v, bool ok) {
       lua_pushnil(L);
       return 2;
     default:
-      return lgochan_raise(L, st);            /* '*v' is nil: nothing came */
+      return lg_raise(L, st);            /* '*v' is nil: nothing came */
   }
 }
 
@@ -60,62 +61,63 @@ static int lgochan_chan (lua_State *L) {
       return luaL_typeerror(L, 1, "non-negative integer");
   }
   luaL_argcheck(L, cap <= LCHAN_MAX_CAP, 1, "capacity too large");
-  struct obj **box = lgochan_newbox(L, OBJ_CHAN);       /* box */
+  struct obj **box = lbox_new(L, OBJ_CHAN);       /* box */
   struct chan *c = chan_new((size_t)cap);
-  if (!c) return lgochan_raise(L, GO_NOMEM);            /* box stays empty */
-  lgochan_adopt(L, box, (struct obj *)c);
+  if (!c) return lg_raise(L, GO_NOMEM);            /* box stays empty */
+  lbox_adopt(L, box, (struct obj *)c);
   return 1;
 }
 
-/* A task's send or recv, resumed after it parked (ltask.h). */
-static int send_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  struct ltask *lt = sched_current()->ud;
-  int chosen;
-  gostatus st = ltask_finish(lt, &chosen);
+/* sendresult in recvresult's shape, for taskop */
+static int sendnow (lua_State *L, gostatus st, struct tvalue *v, bool ok) {
+  (void)ok;
+  return sendresult(L, st, v);
+}
+
+/* The results of a task's send, recv or range step once it is resumed:
+** the value is in its one case. */
+static int sendparked (lua_State *L, struct ltask *lt, gostatus st, int i) {
+  (void)i;
   return sendresult(L, st, &lt->cs[0].v);
 }
 
-static int recv_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  struct ltask *lt = sched_current()->ud;
-  int chosen;
-  gostatus st = ltask_finish(lt, &chosen);
+static int recvparked (lua_State *L, struct ltask *lt, gostatus st, int i) {
+  (void)i;
   return recvresult(L, st, &lt->cs[0].v, lt->cs[0].ok);
 }
 
-/* One send or recv case in the running task: done at once, or parked
-** (never returns then: the task resumes in 'k'). */
+/* One send or recv case in the running task (room for it made by the
+** caller): its results now, by 'now', or it parks, with 'parked' (never
+** returns then). */
 static int taskop (lua_State *L, struct ltask *lt, struct chan *c, int dir,
-                   struct tvalue *v, int64_t deadline) {
-  struct selcase *cs = lt->cs;            /* room made by the caller */
+                   struct tvalue *v, int64_t deadline,
+                   int (*now) (lua_State *, gostatus, struct tvalue *, bool),
+                   lpark_result parked) {
+  struct selcase *cs = lt->cs;
   cs->c = c;
   cs->dir = dir;
   cs->v = *v;
   cs->ok = false;
-  ltask_prepare(lt, dir == SEL_SEND ? "send on gochan.chan"
+  lpark_prepare(lt, dir == SEL_SEND ? "send on gochan.chan"
                                     : "recv on gochan.chan");
   int chosen;
   gostatus st = sel_begin(cs, 1, lt->ws, &lt->t->op, true, &chosen);
-  if (st == GO_AGAIN)
-    return ltask_park(L, lt, PEND_SEL, NULL, deadline, 0,
-                      dir == SEL_SEND ? send_k : recv_k);
-  return dir == SEL_SEND ? sendresult(L, st, &cs->v)
-                         : recvresult(L, st, &cs->v, cs->ok);
+  if (st == GO_AGAIN) return lpark(L, lt, PEND_SEL, NULL, deadline, parked);
+  return now(L, st, &cs->v, cs->ok);
 }
 
 /* ch:send(v [, timeout]) -> true | false */
 static int lchan_send (lua_State *L) {
   struct chan *c = checkchan(L, 1);
-  int64_t deadline = lgochan_optdeadline(L, 3);  /* may raise: nothing held */
-  struct ltask *lt = ltask_mayblock(deadline) ? ltask_current(L) : NULL;
-  if (lt) ltask_cases(L, lt, 1);                 /* may raise: nothing held */
+  int64_t deadline = lg_optdeadline(L, 3);  /* may raise: nothing held */
+  struct ltask *lt = go_mayblock(deadline) ? lpark_current(L) : NULL;
+  if (lt) lpark_cases(L, lt, 1);                 /* may raise: nothing held */
   struct tvalue v = TVALUE_NIL;
-  lgochan_pack(L, 2, &v, "value");               /* may raise: nothing held */
+  lg_pack(L, 2, &v, "value");               /* may raise: nothing held */
   if (lt) {
     gostatus st = chan_try_send(c, &v);          /* the common case: done */
     if (st != GO_AGAIN) return sendresult(L, st, &v);
-    return taskop(L, lt, c, SEL_SEND, &v, deadline);
+    return taskop(L, lt, c, SEL_SEND, &v, deadline, sendnow, sendparked);
   }
   sched_blocking("send on gochan.chan");
   gostatus st = chan_send(c, &v, deadline);
@@ -127,22 +129,22 @@ static int lchan_send (lua_State *L) {
 static int lchan_try_send (lua_State *L) {
   struct chan *c = checkchan(L, 1);
   struct tvalue v = TVALUE_NIL;
-  lgochan_pack(L, 2, &v, "value");
+  lg_pack(L, 2, &v, "value");
   return sendresult(L, chan_send(c, &v, GO_NOW), &v);
 }
 
 /* ch:recv([timeout]) -> v, true | nil, false | nil, nil */
 static int lchan_recv (lua_State *L) {
   struct chan *c = checkchan(L, 1);
-  int64_t deadline = lgochan_optdeadline(L, 2);
+  int64_t deadline = lg_optdeadline(L, 2);
   struct tvalue v = TVALUE_NIL;
   bool ok = false;
   gostatus st = chan_try_recv(c, &v, &ok);       /* the common case: done */
   if (st != GO_AGAIN || deadline == GO_NOW) return recvresult(L, st, &v, ok);
-  struct ltask *lt = ltask_mayblock(deadline) ? ltask_current(L) : NULL;
+  struct ltask *lt = go_mayblock(deadline) ? lpark_current(L) : NULL;
   if (lt) {
-    ltask_cases(L, lt, 1);                       /* may raise: nothing held */
-    return taskop(L, lt, c, SEL_RECV, &v, deadline);
+    lpark_cases(L, lt, 1);                       /* may raise: nothing held */
+    return taskop(L, lt, c, SEL_RECV, &v, deadline, recvresult, recvparked);
   }
   sched_blocking("recv on gochan.chan");
   st = chan_recv(c, &v, &ok, deadline);          /* (tries once more) */
@@ -164,25 +166,22 @@ static int lchan_close (lua_State *L) {
   struct chan *c = checkchan(L, 1);
   gostatus st = chan_close(c);
   if (st == GO_CLOSED) return luaL_error(L, "close of closed channel");
-  if (st != GO_OK) return lgochan_raise(L, st);
+  if (st != GO_OK) return lg_raise(L, st);
   return 0;
 }
 
 /* The iterator of ch:range(): called by a generic for as next(ch, _).
 ** Ends (returns nil) once the channel is closed and drained. */
 static int rangeresult (lua_State *L, gostatus st, struct tvalue *v, bool ok) {
-  if (st != GO_OK) return lgochan_raise(L, st);
+  if (st != GO_OK) return lg_raise(L, st);
   if (!ok) { lua_pushnil(L); return 1; }
   if (v->tt == TV_NIL) return luaL_error(L, "range received nil");
   transfer_push(L, v);
   return 1;
 }
 
-static int range_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  struct ltask *lt = sched_current()->ud;
-  int chosen;
-  gostatus st = ltask_finish(lt, &chosen);
+static int rangeparked (lua_State *L, struct ltask *lt, gostatus st, int i) {
+  (void)i;
   return rangeresult(L, st, &lt->cs[0].v, lt->cs[0].ok);
 }
 
@@ -190,21 +189,12 @@ static int lchan_rangenext (lua_State *L) {
   struct chan *c = checkchan(L, 1);
   struct tvalue v = TVALUE_NIL;
   bool ok = false;
-  struct ltask *lt = ltask_current(L);
+  struct ltask *lt = lpark_current(L);
   if (lt) {
     gostatus st = chan_try_recv(c, &v, &ok);     /* the common case: done */
     if (st != GO_AGAIN) return rangeresult(L, st, &v, ok);
-    struct selcase *cs = ltask_cases(L, lt, 1);
-    cs->c = c;
-    cs->dir = SEL_RECV;
-    cs->v = TVALUE_NIL;
-    cs->ok = false;
-    ltask_prepare(lt, "recv on gochan.chan");
-    int chosen;
-    st = sel_begin(cs, 1, lt->ws, &lt->t->op, true, &chosen);
-    if (st == GO_AGAIN)
-      return ltask_park(L, lt, PEND_SEL, NULL, GO_NEVER, 0, range_k);
-    return rangeresult(L, st, &cs->v, cs->ok);
+    lpark_cases(L, lt, 1);                       /* may raise: nothing held */
+    return taskop(L, lt, c, SEL_RECV, &v, GO_NEVER, rangeresult, rangeparked);
   }
   sched_blocking("recv on gochan.chan");
   gostatus st = chan_recv(c, &v, &ok, GO_NEVER);
@@ -243,7 +233,7 @@ static int lchan__tostring (lua_State *L) {
 /* Two boxes name the same channel (in one state the cache makes that
 ** rawequal already; kept for boxes of different states' making). */
 static int lchan__eq (lua_State *L) {
-  struct obj *a = lgochan_toobj(L, 1), *b = lgochan_toobj(L, 2);
+  struct obj *a = lbox_to(L, 1), *b = lbox_to(L, 2);
   lua_pushboolean(L, a != NULL && a == b);
   return 1;
 }
@@ -261,12 +251,14 @@ static const luaL_Reg chan_meta[] = {
   {NULL, NULL}
 };
 
-void lchan_open (lua_State *L) {              /* M */
-  lgochan_newmetatable(L, GOCHAN_CHAN_MT);    /* M mt */
+void lchan_meta (lua_State *L) {
+  lbox_newmetatable(L, GOCHAN_CHAN_MT);       /* mt */
   luaL_setfuncs(L, chan_meta, 0);
   luaL_newlib(L, chan_methods);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
-  lua_pushcfunction(L, lgochan_chan);
-  lua_setfield(L, -2, "chan");
 }
+
+const luaL_Reg lchan_funcs[] = {
+  {"chan", lgochan_chan}, {NULL, NULL}
+};

@@ -1,16 +1,17 @@
 /*
-** lselect.c: gochan.select{...}, Go's select for the main state. Cases are
-** checked first (raising freely), then send values are packed, then one
-** core call; the outcome is translated in one place (selresult).
+** lselect.c: gochan.select{...}, Go's select, from any state: a task
+** parks (lpark.h), anything else blocks its thread. Cases are checked
+** first (raising freely), then send values are packed, then one core
+** call; the outcome is translated in one place (selresult).
 */
 #include <stdio.h>
 #include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
-#include "lgochan.h"
+#include "ltypes.h"
 #include "transfer.h"
+#include "lpark.h"
 #include "select.h"
-#include "ltask.h"
 
 #define LSEL_STACK 8               /* cases held in a C array, no allocation */
 #define LSEL_MAX   (1 << 20)       /* more cases than this is surely a bug */
@@ -48,7 +49,7 @@ static const char *pushquoted (lua_State *L, int idx) {
 static int caseerror (lua_State *L, int i, const char *what, int idx) {
   const char *got = lua_type(L, idx) == LUA_TSTRING
     ? pushquoted(L, idx)
-    : lgochan_typename(L, idx);
+    : lbox_typename(L, idx);
   return luaL_argerror(L, CASES,
                        lua_pushfstring(L, "case %d: %s expected, got %s",
                                        i, what, got));
@@ -82,7 +83,7 @@ static void checkcase (lua_State *L, int i, struct selcase *cs) {
   if (!lua_toboolean(L, -1)) {                /* nil/false: the case is off */
     cs->c = NULL;
   } else {
-    struct obj *o = lgochan_toobj(L, -1);
+    struct obj *o = lbox_to(L, -1);
     if (!o) {                                 /* a channel emptied by its */
       struct obj **box = luaL_testudata(L, -1, GOCHAN_CHAN_MT);  /* __gc */
       if (box && !*box)
@@ -125,21 +126,21 @@ static void checkfields (lua_State *L, lua_Integer n) {
   if (!(dt == LUA_TNIL || dt == LUA_TBOOLEAN || callable(L, DEFAULT))) {
     luaL_argerror(L, CASES, lua_pushfstring(L,
       "default: true or function expected, got %s",
-      lgochan_typename(L, DEFAULT)));
+      lbox_typename(L, DEFAULT)));
   }
 }
 
-/*
-** The outcome of a select, for every path (today the thread path; later a
-** task's continuation after sel_finish). Every send value that did not go
-** is cleared first, so raising afterwards holds nothing.
-*/
 /* After a handler that yielded (it blocked in a task): its results. */
 static int handler_k (lua_State *L, int status, lua_KContext base) {
   (void)status;
   return lua_gettop(L) - (int)base;
 }
 
+/*
+** The outcome of a select, for every path (the thread's wait, a task's
+** park, or done at once). Every send value that did not go is cleared
+** first, so raising afterwards holds nothing.
+*/
 static int selresult (lua_State *L, struct selcase *cs, int n, gostatus st,
                       int chosen) {
   for (int i = 0; i < n; i++)
@@ -176,17 +177,43 @@ static int selresult (lua_State *L, struct selcase *cs, int n, gostatus st,
     case GO_CLOSED:
       return luaL_error(L, "send on closed channel");
     default:
-      return lgochan_raise(L, st);
+      return lg_raise(L, st);
   }
 }
 
-/* A task's select, resumed after it parked. */
-static int select_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  struct ltask *lt = sched_current()->ud;
-  int chosen = -1;
-  gostatus st = ltask_finish(lt, &chosen);
-  return selresult(L, lt->cs, lt->n, st, chosen);
+/* The results of a task's select once it is resumed. */
+static int selparked (lua_State *L, struct ltask *lt, gostatus st,
+                      int chosen) {
+  return selresult(L, lt->cs, lt->ncases, st, chosen);
+}
+
+/* Check every case into cs[0..n-1], setting no value: nothing is held,
+** so any of them may raise. */
+static void checkcases (lua_State *L, struct selcase *cs, int n) {
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, CASES, i + 1);
+    checkcase(L, i + 1, &cs[i]);              /* may raise: nothing held */
+    cs[i].v = TVALUE_NIL;
+    cs[i].ok = false;
+    if (!cs[i].c) cs[i].dir = SEL_OFF;
+  }
+}
+
+/* Pack the send cases' values; on a refusal clear those packed and raise
+** it, holding nothing. */
+static void packsends (lua_State *L, struct selcase *cs, int n) {
+  for (int i = 0; i < n; i++) {
+    if (cs[i].dir != SEL_SEND) continue;
+    lua_rawgeti(L, CASES, i + 1);
+    lua_rawgeti(L, -1, 3);                    /* case v */
+    char root[32];
+    snprintf(root, sizeof root, "case %d value", i + 1);
+    if (!transfer_pack(L, -1, &cs[i].v, root)) {
+      for (int j = 0; j < i; j++) tvalue_clear(&cs[j].v);
+      lg_packerror(L);
+    }
+    lua_pop(L, 2);
+  }
 }
 
 /* gochan.select{ {"recv", ch[, fn]}, {"send", ch, v[, fn]}, ...,
@@ -203,37 +230,20 @@ static int lgochan_select (lua_State *L) {
   bool dflt = lua_toboolean(L, DEFAULT);
   struct selcase stackcs[LSEL_STACK];
   struct selcase *cs = stackcs;
-  struct ltask *lt = dflt ? NULL : ltask_current(L);
+  struct ltask *lt = dflt ? NULL : lpark_current(L);
   if (lt)                                     /* kept by the task across a park */
-    cs = ltask_cases(L, lt, n);
+    cs = lpark_cases(L, lt, n);
   else if (n > LSEL_STACK)                    /* anchored in slot 3 */
     cs = (struct selcase *)lua_newuserdatauv(L, (size_t)n * sizeof *cs, 0);
-  for (int i = 0; i < n; i++) {
-    lua_rawgeti(L, CASES, i + 1);
-    checkcase(L, i + 1, &cs[i]);              /* may raise: nothing held */
-    cs[i].v = TVALUE_NIL;
-    cs[i].ok = false;
-    if (!cs[i].c) cs[i].dir = SEL_OFF;
-  }
-  for (int i = 0; i < n; i++) {               /* pack the send values */
-    if (cs[i].dir != SEL_SEND) continue;
-    lua_rawgeti(L, CASES, i + 1);
-    lua_rawgeti(L, -1, 3);                    /* case v */
-    char root[32];
-    snprintf(root, sizeof root, "case %d value", i + 1);
-    if (!transfer_pack(L, -1, &cs[i].v, root)) {
-      for (int j = 0; j < i; j++) tvalue_clear(&cs[j].v);
-      return lgochan_packerror(L);
-    }
-    lua_pop(L, 2);
-  }
+  checkcases(L, cs, n);
+  packsends(L, cs, n);
   int chosen = -1;
   gostatus st;
   if (lt) {
-    ltask_prepare(lt, "select");
+    lpark_prepare(lt, "select");
     st = sel_begin(cs, n, lt->ws, &lt->t->op, true, &chosen);
     if (st == GO_AGAIN)
-      return ltask_park(L, lt, PEND_SEL, NULL, GO_NEVER, 0, select_k);
+      return lpark(L, lt, PEND_SEL, NULL, GO_NEVER, selparked);
   }
   else {
     sched_blocking("select");
@@ -243,7 +253,6 @@ static int lgochan_select (lua_State *L) {
   return selresult(L, cs, n, st, chosen);
 }
 
-void lselect_open (lua_State *L) {            /* M */
-  lua_pushcfunction(L, lgochan_select);
-  lua_setfield(L, -2, "select");
-}
+const luaL_Reg lselect_funcs[] = {
+  {"select", lgochan_select}, {NULL, NULL}
+};

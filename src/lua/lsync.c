@@ -1,26 +1,26 @@
 /*
-** lsync.c: gochan.waitgroup, gochan.mutex and gochan.atomic for the main
-** state (wg:go comes with tasks). Blocking outcomes are translated in one
-** place per call, ready for a task path (sync.h's begin/finish forms).
+** lsync.c: gochan.waitgroup, gochan.mutex and gochan.atomic. A blocking
+** call parks a task (lpark_one) and blocks any other thread (sync.h's
+** thread forms); its outcome is translated in one place either way.
 */
 #include <lua.h>
 #include <lauxlib.h>
-#include "lgochan.h"
+#include "ltypes.h"
+#include "lpark.h"
 #include "sync.h"
-#include "ltask.h"
 
 #define MUTEX_CLOSER_MT "gochan.mutex.closer"
 
 static struct waitgroup *checkwg (lua_State *L, int arg) {
-  return (struct waitgroup *)lgochan_checktype(L, arg, OBJ_WAITGROUP);
+  return (struct waitgroup *)lbox_check(L, arg, OBJ_WAITGROUP);
 }
 
 static struct gmutex *checkmutex (lua_State *L, int arg) {
-  return (struct gmutex *)lgochan_checktype(L, arg, OBJ_MUTEX);
+  return (struct gmutex *)lbox_check(L, arg, OBJ_MUTEX);
 }
 
 static struct gatomic *checkatomic (lua_State *L, int arg) {
-  return (struct gatomic *)lgochan_checktype(L, arg, OBJ_ATOMIC);
+  return (struct gatomic *)lbox_check(L, arg, OBJ_ATOMIC);
 }
 
 
@@ -28,15 +28,15 @@ static struct gatomic *checkatomic (lua_State *L, int arg) {
 
 /* gochan.waitgroup() -> wg */
 static int lgochan_waitgroup (lua_State *L) {
-  struct obj **box = lgochan_newbox(L, OBJ_WAITGROUP);  /* box */
+  struct obj **box = lbox_new(L, OBJ_WAITGROUP);  /* box */
   struct waitgroup *wg = wg_new();
-  if (!wg) return lgochan_raise(L, GO_NOMEM);           /* box stays empty */
-  lgochan_adopt(L, box, (struct obj *)wg);
+  if (!wg) return lg_raise(L, GO_NOMEM);           /* box stays empty */
+  lbox_adopt(L, box, (struct obj *)wg);
   return 1;
 }
 
 static int addresult (lua_State *L, gostatus st) {
-  if (st != GO_OK) return lgochan_raise(L, st);  /* GO_NEGATIVE: unchanged */
+  if (st != GO_OK) return lg_raise(L, st);  /* GO_NEGATIVE: unchanged */
   return 0;
 }
 
@@ -52,38 +52,36 @@ static int lwg_done (lua_State *L) {
   return addresult(L, wg_add(checkwg(L, 1), -1));
 }
 
-/* Outcome of a wait: true (zero reached) | false (timed out). */
-static int waitresult (lua_State *L, gostatus st) {
+/* Outcome of a wait: true (zero reached) | false (timed out). 'lt' and
+** 'chosen' are unused (lpark's result shape; NULL and -1 elsewhere). */
+static int waitresult (lua_State *L, struct ltask *lt, gostatus st,
+                       int chosen) {
+  (void)lt; (void)chosen;
   switch (st) {
     case GO_OK: lua_pushboolean(L, 1); return 1;
     case GO_AGAIN: case GO_TIMEOUT: lua_pushboolean(L, 0); return 1;
-    default: return lgochan_raise(L, st);
+    default: return lg_raise(L, st);
   }
 }
 
 /* wg:wait([timeout]) -> boolean */
-static int wait_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  int chosen;
-  return waitresult(L, ltask_finish(sched_current()->ud, &chosen));
-}
-
 static int lwg_wait (lua_State *L) {
   struct waitgroup *wg = checkwg(L, 1);
-  int64_t deadline = lgochan_optdeadline(L, 2);
-  struct ltask *lt = ltask_mayblock(deadline) ? ltask_current(L) : NULL;
-  if (lt) {
-    ltask_cases(L, lt, 1);
-    ltask_prepare(lt, "wait on gochan.waitgroup");
-    gostatus st = wg_begin(wg, lt->ws, &lt->t->op);
-    if (st == GO_AGAIN)
-      return ltask_park(L, lt, PEND_WG, (struct obj *)wg, deadline, 0, wait_k);
-    return waitresult(L, st);
-  }
+  int64_t deadline = lg_optdeadline(L, 2);
+  struct ltask *lt = go_mayblock(deadline) ? lpark_current(L) : NULL;
+  if (lt)
+    return lpark_one(L, lt, PEND_WG, (struct obj *)wg, deadline,
+                     "wait on gochan.waitgroup", waitresult);
   sched_blocking("wait on gochan.waitgroup");
   gostatus st = wg_wait(wg, deadline);
   sched_blocking(NULL);
-  return waitresult(L, st);
+  return waitresult(L, NULL, st, -1);
+}
+
+/* wg:go(fn, ...) -> task: add(1), start, done() when it ends (also when
+** it fails); if the task cannot start, the add is undone. */
+static int lwg_go (lua_State *L) {
+  return ltask_spawn(L, 2, checkwg(L, 1));
 }
 
 static int lwg__tostring (lua_State *L) {
@@ -94,7 +92,8 @@ static int lwg__tostring (lua_State *L) {
 }
 
 static const luaL_Reg wg_methods[] = {
-  {"add", lwg_add}, {"done", lwg_done}, {"wait", lwg_wait}, {NULL, NULL}
+  {"add", lwg_add}, {"done", lwg_done}, {"wait", lwg_wait}, {"go", lwg_go},
+  {NULL, NULL}
 };
 
 
@@ -102,10 +101,10 @@ static const luaL_Reg wg_methods[] = {
 
 /* gochan.mutex() -> mu */
 static int lgochan_mutex (lua_State *L) {
-  struct obj **box = lgochan_newbox(L, OBJ_MUTEX);      /* box */
+  struct obj **box = lbox_new(L, OBJ_MUTEX);      /* box */
   struct gmutex *m = mutex_new();
-  if (!m) return lgochan_raise(L, GO_NOMEM);
-  lgochan_adopt(L, box, (struct obj *)m);
+  if (!m) return lg_raise(L, GO_NOMEM);
+  lbox_adopt(L, box, (struct obj *)m);
   return 1;
 }
 
@@ -124,21 +123,18 @@ static void pushcloser (lua_State *L) {
 }
 
 static int unlockresult (lua_State *L, gostatus st) {
-  if (st != GO_OK) return lgochan_raise(L, st);  /* GO_NOTLOCKED: unchanged */
+  if (st != GO_OK) return lg_raise(L, st);  /* GO_NOTLOCKED: unchanged */
   return 0;
 }
 
-/* Outcome of a lock: the closer (for 'local _ <close> = mu:lock()'). */
-static int lockresult (lua_State *L, gostatus st) {
-  if (st != GO_OK) return lgochan_raise(L, st);
+/* Outcome of a lock: the closer (for 'local _ <close> = mu:lock()').
+** 'lt' and 'chosen' are unused (lpark's result shape). */
+static int lockresult (lua_State *L, struct ltask *lt, gostatus st,
+                       int chosen) {
+  (void)lt; (void)chosen;
+  if (st != GO_OK) return lg_raise(L, st);
   pushcloser(L);
   return 1;
-}
-
-static int lock_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  int chosen;
-  return lockresult(L, ltask_finish(sched_current()->ud, &chosen));
 }
 
 /* mu:lock() -> closer. The closer is made before blocking, so that once
@@ -148,19 +144,14 @@ static int lmutex_lock (lua_State *L) {
   lua_settop(L, 1);
   pushcloser(L);
   lua_pop(L, 1);
-  struct ltask *lt = ltask_current(L);
-  if (lt) {
-    ltask_cases(L, lt, 1);
-    ltask_prepare(lt, "lock on gochan.mutex");
-    gostatus st = mutex_begin(m, lt->ws, &lt->t->op);
-    if (st == GO_AGAIN)
-      return ltask_park(L, lt, PEND_MUTEX, (struct obj *)m, GO_NEVER, 0, lock_k);
-    return lockresult(L, st);
-  }
+  struct ltask *lt = lpark_current(L);
+  if (lt)
+    return lpark_one(L, lt, PEND_MUTEX, (struct obj *)m, GO_NEVER,
+                     "lock on gochan.mutex", lockresult);
   sched_blocking("lock on gochan.mutex");
   gostatus st = mutex_lock(m, GO_NEVER);
   sched_blocking(NULL);
-  return lockresult(L, st);
+  return lockresult(L, NULL, st, -1);
 }
 
 /* mu:unlock() */
@@ -200,10 +191,10 @@ static const luaL_Reg mutex_methods[] = {
 /* gochan.atomic([n]) -> a */
 static int lgochan_atomic (lua_State *L) {
   lua_Integer n = luaL_optinteger(L, 1, 0);
-  struct obj **box = lgochan_newbox(L, OBJ_ATOMIC);     /* box */
+  struct obj **box = lbox_new(L, OBJ_ATOMIC);     /* box */
   struct gatomic *a = gatomic_new((int64_t)n);
-  if (!a) return lgochan_raise(L, GO_NOMEM);
-  lgochan_adopt(L, box, (struct obj *)a);
+  if (!a) return lg_raise(L, GO_NOMEM);
+  lbox_adopt(L, box, (struct obj *)a);
   return 1;
 }
 
@@ -253,7 +244,7 @@ static const luaL_Reg atomic_methods[] = {
 /* Metatable 'tname' (a box type) with __tostring and methods in __index. */
 static void newtype (lua_State *L, const char *tname, lua_CFunction tostr,
                      const luaL_Reg *methods) {
-  lgochan_newmetatable(L, tname);             /* mt */
+  lbox_newmetatable(L, tname);             /* mt */
   lua_pushcfunction(L, tostr);
   lua_setfield(L, -2, "__tostring");
   int n = 0;
@@ -264,33 +255,23 @@ static void newtype (lua_State *L, const char *tname, lua_CFunction tostr,
   lua_pop(L, 1);
 }
 
-/* The metatable of one type (a task's state makes them one by one). */
-void lsync_opentype (lua_State *L, enum objtype t) {
-  switch (t) {
-    case OBJ_WAITGROUP:
-      newtype(L, GOCHAN_WAITGROUP_MT, lwg__tostring, wg_methods);
-      break;
-    case OBJ_MUTEX:
-      newtype(L, GOCHAN_MUTEX_MT, lmutex__tostring, mutex_methods);
-      luaL_newmetatable(L, MUTEX_CLOSER_MT);  /* not a box: no __gc */
-      lua_pushcfunction(L, lcloser__close);
-      lua_setfield(L, -2, "__close");
-      lua_pop(L, 1);
-      break;
-    case OBJ_ATOMIC:
-      newtype(L, GOCHAN_ATOMIC_MT, latomic__tostring, atomic_methods);
-      break;
-    default: break;
-  }
+void lwg_meta (lua_State *L) {
+  newtype(L, GOCHAN_WAITGROUP_MT, lwg__tostring, wg_methods);
 }
 
-void lsync_open (lua_State *L) {              /* M */
-  lsync_opentype(L, OBJ_WAITGROUP);
-  lsync_opentype(L, OBJ_MUTEX);
-  lsync_opentype(L, OBJ_ATOMIC);
-  static const luaL_Reg funcs[] = {
-    {"waitgroup", lgochan_waitgroup}, {"mutex", lgochan_mutex},
-    {"atomic", lgochan_atomic}, {NULL, NULL}
-  };
-  luaL_setfuncs(L, funcs, 0);
+void lmutex_meta (lua_State *L) {
+  newtype(L, GOCHAN_MUTEX_MT, lmutex__tostring, mutex_methods);
+  luaL_newmetatable(L, MUTEX_CLOSER_MT);      /* not a box: no __gc */
+  lua_pushcfunction(L, lcloser__close);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
 }
+
+void latomic_meta (lua_State *L) {
+  newtype(L, GOCHAN_ATOMIC_MT, latomic__tostring, atomic_methods);
+}
+
+const luaL_Reg lsync_funcs[] = {
+  {"waitgroup", lgochan_waitgroup}, {"mutex", lgochan_mutex},
+  {"atomic", lgochan_atomic}, {NULL, NULL}
+};

@@ -5,17 +5,17 @@
 #include <math.h>
 #include <lua.h>
 #include <lauxlib.h>
-#include "lgochan.h"
+#include "ltypes.h"
 #include "chan.h"
+#include "lpark.h"
 #include "timer.h"
-#include "ltask.h"
 
 /* Longest duration handed to the core (~146 years): the timer adds it to
 ** go_now() and must not overflow. */
 #define LTIME_MAX_NS (INT64_MAX / 2)
 
 static struct ticker *checkticker (lua_State *L, int arg) {
-  return (struct ticker *)lgochan_checktype(L, arg, OBJ_TICKER);
+  return (struct ticker *)lbox_check(L, arg, OBJ_TICKER);
 }
 
 /* A duration in seconds at 'arg' as nanoseconds; NaN raises, <= 0 gives 0
@@ -28,43 +28,41 @@ static int64_t checkduration (lua_State *L, int arg) {
   return (int64_t)(s * 1e9);
 }
 
-/* Outcome of a sleep: GO_OK when the time came. */
-static int sleepresult (lua_State *L, gostatus st) {
-  if (st != GO_OK) return lgochan_raise(L, st);
+/* Outcome of a sleep: GO_OK when the time came. 'lt' and 'chosen' are
+** unused (lpark's result shape; NULL and -1 elsewhere). */
+static int sleepresult (lua_State *L, struct ltask *lt, gostatus st,
+                        int chosen) {
+  (void)lt; (void)chosen;
+  if (st != GO_OK) return lg_raise(L, st);
   return 0;
 }
 
-/* gochan.sleep(seconds): blocks the main state. */
-static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  int chosen;
-  return sleepresult(L, ltask_finish(sched_current()->ud, &chosen));
-}
-
+/* gochan.sleep(seconds): a task parks (its worker runs others meanwhile),
+** any other thread blocks. */
 static int lgochan_sleep (lua_State *L) {
   int64_t ns = checkduration(L, 1);
-  struct ltask *lt = ltask_current(L);
+  struct ltask *lt = lpark_current(L);
   if (ns == 0) {
     if (lt) return lua_yield(L, 0); /* Go's Gosched: let others run */
     return 0;
   }
   if (lt) {                         /* a timer wakes it; the worker runs others */
-    ltask_prepare(lt, "sleep");
-    return ltask_park(L, lt, PEND_SLEEP, NULL, go_now() + ns, 0, sleep_k);
+    lpark_prepare(lt, "sleep");
+    return lpark(L, lt, PEND_SLEEP, NULL, go_now() + ns, sleepresult);
   }
   sched_blocking("sleep");
   gostatus st = go_sleep_until(go_now() + ns);
   sched_blocking(NULL);
-  return sleepresult(L, st);
+  return sleepresult(L, NULL, st, -1);
 }
 
 /* gochan.after(seconds) -> ch: gets gochan.now() once, after 'seconds'. */
 static int lgochan_after (lua_State *L) {
   int64_t ns = checkduration(L, 1);
-  struct obj **box = lgochan_newbox(L, OBJ_CHAN);      /* box */
+  struct obj **box = lbox_new(L, OBJ_CHAN);      /* box */
   struct chan *c = timer_after(ns);
-  if (!c) return lgochan_raise(L, GO_NOMEM);           /* box stays empty */
-  lgochan_adopt(L, box, (struct obj *)c);
+  if (!c) return lg_raise(L, GO_NOMEM);           /* box stays empty */
+  lbox_adopt(L, box, (struct obj *)c);
   return 1;
 }
 
@@ -73,10 +71,10 @@ static int lgochan_ticker (lua_State *L) {
   int64_t ns = checkduration(L, 1);
   if (!(lua_tonumber(L, 1) > 0)) return luaL_typeerror(L, 1, "positive number");
   if (ns < 1) ns = 1;
-  struct obj **box = lgochan_newbox(L, OBJ_TICKER);    /* box */
+  struct obj **box = lbox_new(L, OBJ_TICKER);    /* box */
   struct ticker *tk = ticker_new(ns);
-  if (!tk) return lgochan_raise(L, GO_NOMEM);
-  lgochan_adopt(L, box, (struct obj *)tk);             /* sets tk.c */
+  if (!tk) return lg_raise(L, GO_NOMEM);
+  lbox_adopt(L, box, (struct obj *)tk);             /* sets tk.c */
   return 1;
 }
 
@@ -111,20 +109,20 @@ static int lgochan_now (lua_State *L) {
   return 1;
 }
 
-void ltime_open (lua_State *L) {              /* M */
+void lticker_meta (lua_State *L) {
   static const luaL_Reg ticker_methods[] = {
     {"stop", lticker_stop}, {NULL, NULL}
   };
-  lgochan_newmetatable(L, GOCHAN_TICKER_MT);  /* M mt */
+  lbox_newmetatable(L, GOCHAN_TICKER_MT);     /* mt */
   lua_pushcfunction(L, lticker__tostring);
   lua_setfield(L, -2, "__tostring");
   luaL_newlib(L, ticker_methods);
   lua_pushcclosure(L, lticker__index, 1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
-  static const luaL_Reg funcs[] = {
-    {"sleep", lgochan_sleep}, {"after", lgochan_after},
-    {"ticker", lgochan_ticker}, {"now", lgochan_now}, {NULL, NULL}
-  };
-  luaL_setfuncs(L, funcs, 0);
 }
+
+const luaL_Reg ltime_funcs[] = {
+  {"sleep", lgochan_sleep}, {"after", lgochan_after},
+  {"ticker", lgochan_ticker}, {"now", lgochan_now}, {NULL, NULL}
+};

@@ -1,0 +1,279 @@
+/*
+** lbox.c: the helper layer of the binding: the boxes every gochan
+** userdata is made of (one per object per state, through a weak cache),
+** deadlines from Lua timeouts, status -> Lua error, packing. It includes
+** no type file: module.c gives it the table of types (lbox_init).
+*/
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include "lbox.h"
+#include "timer.h"
+#include "transfer.h"
+
+/* Registry keys (their addresses). Stable while core.so is loaded, which
+** is at least as long as any state that required it. */
+static const char CACHEKEY = 'c';     /* weak-valued {lightud(obj) = box} */
+static const char STATSKEY = 'p';     /* struct cachestats of the cache */
+
+/* Given by module.c (lbox_init); set before any box is made, and only
+** ever to the same static values, so any thread may read them. */
+static _Atomic(const struct ltype *) types;
+static _Atomic(lua_CFunction) deadlock;
+
+void lbox_init (const struct ltype *t, int (*d) (lua_State *L)) {
+  atomic_store_explicit(&types, t, memory_order_release);
+  atomic_store_explicit(&deadlock, d, memory_order_release);
+}
+
+static const struct ltype *gettypes (void) {
+  return atomic_load_explicit(&types, memory_order_acquire);
+}
+
+
+/* ---- boxes ---- */
+
+/*
+** The box cache of a state: registry[&CACHEKEY] is the weak-valued table
+** {lightud(obj) = box}, registry[&STATSKEY] this struct. A weak table
+** keeps the slots its collected entries leave until a rehash, and Lua
+** rehashes only on an insert into a full table; so 'live' counts the
+** boxes entered and not yet finalized, 'high' the most the table held since
+** it was (re)built, and an insert that finds live < high / 4 rebuilds the
+** table at its live size first: the cache stays within a constant factor
+** of the boxes alive, however many were made and dropped.
+**
+** A box is a few bytes of Lua memory that pins 'o->size' bytes of C
+** memory. 'pinned' sums those bytes until they are reported to the
+** collector as allocation debt (lua_gc LUA_GCSTEP), so that it runs as
+** often as if the objects lived in the Lua heap. Touched only by the
+** state's own thread (a state is run by one thread at a time).
+*/
+struct cachestats {
+  size_t live, high;
+  size_t pinned;
+};
+
+#define CACHE_MIN_REBUILD 1024   /* a smaller table is never rebuilt */
+#define PIN_REPORT (16 * 1024)   /* bytes pinned before the collector is told */
+
+static struct cachestats *getstats (lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &STATSKEY);
+  struct cachestats *cs = (struct cachestats *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return cs;
+}
+
+/* __gc of every box: drop the box's reference. The box is left empty so a
+** resurrected box can never release twice. */
+static int lbox__gc (lua_State *L) {
+  struct obj **box = (struct obj **)lua_touserdata(L, 1);
+  if (box && *box) {
+    struct obj *o = *box;
+    *box = NULL;
+    obj_release(o);
+    struct cachestats *cs = getstats(L);
+    if (cs && cs->live > 0) cs->live--;
+  }
+  return 0;
+}
+
+int lbox_newmetatable (lua_State *L, const char *tname) {
+  int created = 0;                            /* as luaL_newmetatable, but */
+  if (luaL_getmetatable(L, tname) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 8);    /* sized for every field a type has: a task
+                                    state keeps no garbage from rehashing */
+    lua_pushstring(L, tname);
+    lua_setfield(L, -2, "__name");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, tname);
+    created = 1;
+  }
+  lua_pushcfunction(L, lbox__gc);
+  lua_setfield(L, -2, "__gc");
+  return created;                             /* mt */
+}
+
+/* Push a new, empty cache table sized for 'n' entries and make it the
+** state's cache. */
+static void newcache (lua_State *L, int n) {
+  lua_createtable(L, 0, n);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &CACHEKEY);   /* cache */
+}
+
+static void pushcache (lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CACHEKEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    newcache(L, 2);             /* small: a blocked task may hold only two */
+  }                                           /* cache */
+}
+
+void lbox_open (lua_State *L) {
+  pushcache(L);
+  lua_pop(L, 1);
+}
+
+/* The cache with its stats, made if missing. */
+static struct cachestats *pushcachestats (lua_State *L) {
+  struct cachestats *cs = getstats(L);
+  if (!cs) {
+    cs = (struct cachestats *)lua_newuserdatauv(L, sizeof *cs, 0);
+    cs->live = cs->high = cs->pinned = 0;
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &STATSKEY);
+  }
+  pushcache(L);                               /* cache */
+  if (cs->high >= CACHE_MIN_REBUILD && cs->live < cs->high / 4) {
+    /* Copy the live entries into a table of their size (the old one goes
+    ** to the collector); 'live' may count a few boxes already cleared
+    ** from the table and not yet finalized, so it is an upper bound. */
+    newcache(L, (int)cs->live);               /* old new */
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {                 /* old new k box */
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);                      /* old new k k box */
+      lua_rawset(L, -4);                      /* old new k */
+    }
+    lua_remove(L, -2);                        /* new */
+    cs->high = cs->live;
+  }
+  return cs;
+}
+
+/*
+** A box is { object, BOXMAGIC }: lbox_to recognises one by its size and
+** mark, which is far cheaper than looking its metatable up (it runs on
+** every method call); luaL_checkudata stays the slow path that gives the
+** standard errors. Only C code can write a userdata's bytes, and no other
+** library's userdata holds this mark by accident.
+*/
+#define BOXMAGIC UINT64_C(0x676f6368616e2e62)   /* "gochan.b" */
+struct box { struct obj *o; uint64_t magic; };
+
+struct obj **lbox_new (lua_State *L, enum objtype t) {
+  const struct ltype *ty = gettypes();
+  GOCHAN_ASSERT(t > 0 && t < OBJ_NTYPES && ty && ty[t].mt);
+  struct box *bx = (struct box *)lua_newuserdatauv(L, sizeof *bx, 1);
+  bx->o = NULL;                               /* __gc-safe from here on */
+  bx->magic = BOXMAGIC;
+  struct obj **box = &bx->o;
+  if (luaL_getmetatable(L, ty[t].mt) != LUA_TTABLE) {
+    /* A task's state makes a type's metatable when it first gets an
+    ** object of that type (a blocked task then costs little memory). */
+    lua_pop(L, 1);
+    ty[t].meta(L);
+    if (luaL_getmetatable(L, ty[t].mt) != LUA_TTABLE)
+      luaL_error(L, "%s is not available in this state", ty[t].mt);
+  }
+  lua_setmetatable(L, -2);
+  return box;                                 /* box */
+}
+
+void lbox_adopt (lua_State *L, struct obj **box, struct obj *o) {
+  *box = o;                                   /* the box owns 'o' now */
+  struct cachestats *cs = pushcachestats(L);  /* box cache (may raise) */
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, o);                      /* may raise: box owns 'o' */
+  lua_pop(L, 1);                              /* box */
+  if (++cs->live > cs->high) cs->high = cs->live;
+  cs->pinned += o->size;
+  /* Report the pinned C memory (not while the collector is stopped: a
+  ** step would run it anyway; a task's state stops it while set up). */
+  if (cs->pinned >= PIN_REPORT && lua_gc(L, LUA_GCISRUNNING)) {
+    int kb = (int)(cs->pinned / 1024);
+    cs->pinned %= 1024;
+    lua_gc(L, LUA_GCSTEP, kb);
+  }
+  if (o->type == OBJ_TICKER) {                /* tk.c: the channel's box */
+    lbox_push(L, (struct obj *)ticker_chan((struct ticker *)o));
+    lua_setiuservalue(L, -2, 1);
+  }
+}
+
+void lbox_push (lua_State *L, struct obj *o) {
+  pushcache(L);
+  if (lua_rawgetp(L, -1, o) != LUA_TNIL) {    /* cache box */
+    lua_remove(L, -2);
+    return;                                   /* same object, same value */
+  }
+  lua_pop(L, 2);
+  struct obj **box = lbox_new(L, (enum objtype)o->type);
+  obj_retain(o);
+  lbox_adopt(L, box, o);                      /* box */
+}
+
+struct obj *lbox_to (lua_State *L, int idx) {
+  struct box *bx = (struct box *)lua_touserdata(L, idx);
+  /* (a light userdata's raw length is 0: only a full one can match) */
+  if (!bx || lua_rawlen(L, idx) != sizeof *bx || bx->magic != BOXMAGIC)
+    return NULL;
+  return bx->o;
+}
+
+struct obj *lbox_check (lua_State *L, int arg, enum objtype t) {
+  /* fast path: a box of ours of the right type; luaL_checkudata would
+  ** look the metatable up by name, interning the string, on every call */
+  struct obj *o = lbox_to(L, arg);
+  if (o && o->type == t) return o;
+  /* slow path: the standard error, or a box emptied by its __gc */
+  struct obj **box = (struct obj **)luaL_checkudata(L, arg, gettypes()[t].mt);
+  if (!*box)  /* only a box resurrected after its __gc */
+    luaL_argerror(L, arg, "object already collected");
+  return *box;
+}
+
+const char *lbox_typename (lua_State *L, int idx) {
+  const char *name;
+  int tt = luaL_getmetafield(L, idx, "__name");   /* pushes unless nil */
+  if (tt == LUA_TSTRING) name = lua_tostring(L, -1);  /* the mt anchors it */
+  else if (lua_type(L, idx) == LUA_TLIGHTUSERDATA) name = "light userdata";
+  else name = luaL_typename(L, idx);
+  if (tt != LUA_TNIL) lua_pop(L, 1);
+  return name;
+}
+
+
+/* ---- deadlines, errors, packing ---- */
+
+int64_t lg_optdeadline (lua_State *L, int arg) {
+  if (lua_isnoneornil(L, arg)) return GO_NEVER;
+  lua_Number t = luaL_checknumber(L, arg);
+  if (isnan(t)) luaL_argerror(L, arg, "number expected, got nan");
+  if (t < 0) luaL_typeerror(L, arg, "non-negative number");
+  if (t == 0) return GO_NOW;
+  return go_deadline_in((double)t);
+}
+
+int lg_raise (lua_State *L, gostatus st) {
+  switch (st) {
+    case GO_NOMEM:
+      lua_pushliteral(L, "not enough memory");
+      return lua_error(L);
+    case GO_INTERRUPTED: return luaL_error(L, "interrupted");
+    case GO_DEADLOCK:
+      return atomic_load_explicit(&deadlock, memory_order_acquire)(L);
+    case GO_NEGATIVE: return luaL_error(L, "negative WaitGroup counter");
+    case GO_NOTLOCKED: return luaL_error(L, "unlock of unlocked mutex");
+    case GO_SHUTDOWN: return luaL_error(L, "gochan runtime is shutting down");
+    default: return luaL_error(L, "gochan: %s", go_strstatus(st));
+  }
+}
+
+int lg_packerror (lua_State *L) {
+  luaL_where(L, 1);                           /* msg where */
+  lua_insert(L, -2);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+void lg_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
+  if (!transfer_pack(L, idx, tv, root))       /* '*tv' nil, nothing held */
+    lg_packerror(L);
+}

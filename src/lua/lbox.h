@@ -1,0 +1,83 @@
+/*
+** lbox.h: the binding's helper layer, below every type file: the boxes
+** every gochan userdata is made of, deadlines from Lua timeouts, status
+** -> Lua error, and packing a value to send. It knows no type: what it
+** needs of them (metatable names and builders, the deadlock message) it
+** is given by module.c, the layer above every type.
+*/
+#ifndef LBOX_H
+#define LBOX_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include "core.h"
+#include "obj.h"
+#include "value.h"
+
+/* A Lua-visible object type: its metatable's name and the function that
+** builds that metatable (idempotent; leaves the stack as it was). */
+struct ltype {
+  const char *mt;
+  void (*meta) (lua_State *L);
+};
+
+/* What module.c gives the helpers, at every luaopen_gochan_core and
+** before any box is made: the table of types, indexed by enum objtype
+** (mt NULL: not a Lua-visible type), and the function that raises the
+** deadlock error (it lists the live tasks). Both are static data of
+** core.so; setting them again sets the same values. */
+void lbox_init (const struct ltype *types, int (*deadlock) (lua_State *L));
+
+/*
+** Boxes: a gochan userdata is a box holding one 'struct obj *' and owning
+** one reference. In one state, one object has at most one live box (a weak
+** cache keyed by the object's address), so an object that comes back to a
+** state is the same Lua value (rawequal).
+*/
+/* Push a new, empty box (*box == NULL) of type 't' with its metatable
+** (built here if this state has none yet) and one user value (ticker:
+** its channel's box; mutex: its cached closer). Nothing is owned yet, so
+** raising is safe. */
+struct obj **lbox_new (lua_State *L, enum objtype t);
+/* The box on top takes over one reference to 'o' (a new object's own, or
+** one just retained) and is entered in the state's cache. May raise
+** (memory): the box owns 'o' by then and its __gc releases it. */
+void lbox_adopt (lua_State *L, struct obj **box, struct obj *o);
+/* Push the state's box for 'o' (creating it, with one new reference, if
+** there is none). 'o' is borrowed. May raise (memory). */
+void lbox_push (lua_State *L, struct obj *o);
+/* The object in the gochan box at 'idx', or NULL if it is not one. */
+struct obj *lbox_to (lua_State *L, int idx);
+/* The object of type 't' in the box at 'arg', or a standard "bad
+** argument"/"bad self" error (no string compare on the fast path). */
+struct obj *lbox_check (lua_State *L, int arg, enum objtype t);
+/* The type name luaL_typeerror would print for the value at 'idx'
+** ("gochan.chan", "number", ...). */
+const char *lbox_typename (lua_State *L, int idx);
+/* Like luaL_newmetatable (pushes the metatable; 1 if it was created), and
+** marks it as a gochan box type with the shared __gc that drops the
+** box's reference. Safe to run twice. For the types' 'meta' builders. */
+int lbox_newmetatable (lua_State *L, const char *tname);
+/* The state's box cache, made if missing (luaopen_gochan_core). */
+void lbox_open (lua_State *L);
+
+/* An optional timeout in seconds at 'arg' as an absolute deadline:
+** none/nil -> GO_NEVER; 0 -> GO_NOW; else now + timeout (inf: GO_NEVER).
+** Raises "bad argument #arg to 'f' (number expected, got X)" ("got nan"
+** for NaN), and "(non-negative number expected, got number)" for a
+** negative timeout (bad input, not a deadline already past). */
+int64_t lg_optdeadline (lua_State *L, int arg);
+
+/* Raise the Lua error for a core status that is an error (GO_NOMEM,
+** GO_INTERRUPTED -> "interrupted", GO_DEADLOCK -> "all tasks are asleep -
+** deadlock!" ...). Never returns. Call only with no core lock held. */
+int lg_raise (lua_State *L, gostatus st);
+
+/* Pack the value at 'idx' into '*tv' (nil) for sending, or raise the
+** refusal ("cannot transfer a thread (at value)") at the caller's line;
+** on a raise nothing is held. */
+void lg_pack (lua_State *L, int idx, struct tvalue *tv, const char *root);
+/* Raise the refusal message transfer_pack left on top. Never returns. */
+int lg_packerror (lua_State *L);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+** lpark.c: how a blocking call parks a task by yielding, and the one
+** continuation that finishes every kind of wait (lpark.h).
+*/
+#include <stdlib.h>
+#include <lua.h>
+#include "lbox.h"
+#include "lpark.h"
+#include "sync.h"
+
+struct ltask *lpark_current (lua_State *L) {
+  struct task *t = sched_current();
+  if (!t) return NULL;
+  struct ltask *lt = t->ud;
+  /* only the task's own coroutine parks by yielding: a yield inside a
+  ** nested coroutine would return to the user's resume instead */
+  return (L == lt->co && lua_isyieldable(L)) ? lt : NULL;
+}
+
+struct selcase *lpark_cases (lua_State *L, struct ltask *lt, int n) {
+  if (n > lt->ncap) {
+    int ncap = n <= 1 ? 1 : (n < 4 ? 4 : n);   /* most calls have one case */
+    struct selcase *cs = realloc(lt->cs, (size_t)ncap * sizeof *cs);
+    if (cs) lt->cs = cs;
+    struct waiter *ws = cs ? realloc(lt->ws, (size_t)ncap * sizeof *ws) : NULL;
+    if (ws) lt->ws = ws;
+    if (!cs || !ws) lg_raise(L, GO_NOMEM);
+    lt->ncap = ncap;
+  }
+  lt->ncases = n;
+  return lt->cs;
+}
+
+void lpark_prepare (struct ltask *lt, const char *what) {
+  task_prepare(lt->t);
+  lt->t->op.what = what;          /* a static string: no formatting here */
+}
+
+/* Dequeue the pending call's waiters; the op is no longer open. */
+static gostatus finish_pending (struct ltask *lt, int *chosen) {
+  struct task *t = lt->t;
+  struct waiter *w = lt->ws;
+  gostatus st = t->op.result;
+  switch (lt->pend) {
+    case PEND_SEL:
+      st = sel_finish(lt->cs, lt->ncases, w, &t->op, chosen);
+      break;
+    case PEND_WG:
+      st = wg_finish((struct waitgroup *)lt->pendobj, w, &t->op);
+      break;
+    case PEND_MUTEX:
+      st = mutex_finish((struct gmutex *)lt->pendobj, w, &t->op);
+      break;
+    case PEND_JOIN:
+      st = task_join_finish((struct task *)lt->pendobj, w, &t->op);
+      break;
+    case PEND_SLEEP:                  /* its timeout is the time coming */
+      st = t->op.result == GO_TIMEOUT ? GO_OK : t->op.result;
+      break;
+    default: break;
+  }
+  lt->pend = PEND_NONE;
+  return st;
+}
+
+gostatus lpark_finish (struct ltask *lt, int *chosen) {
+  task_disarm(lt->t);
+  return finish_pending(lt, chosen);
+}
+
+/* The continuation of every park: 'ctx' is the task's ltask. */
+static int resume_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  struct ltask *lt = (struct ltask *)ctx;
+  int chosen = -1;
+  gostatus st = lpark_finish(lt, &chosen);
+  return lt->result(L, lt, st, chosen);
+}
+
+int lpark (lua_State *L, struct ltask *lt, int pend, struct obj *o,
+           int64_t deadline, lpark_result result) {
+  lt->pend = pend;
+  lt->pendobj = o;
+  lt->result = result;
+  lt->parking = true;
+  task_arm(lt->t, deadline);
+  return lua_yieldk(L, 0, (lua_KContext)lt, resume_k);
+}
+
+int lpark_one (lua_State *L, struct ltask *lt, int pend, struct obj *o,
+               int64_t deadline, const char *what, lpark_result result) {
+  lpark_cases(L, lt, 1);                      /* may raise: nothing held */
+  lpark_prepare(lt, what);
+  lt->pendobj = o;
+  struct waiter *w = lt->ws;
+  struct op *op = &lt->t->op;
+  gostatus st;
+  switch (pend) {
+    case PEND_WG: st = wg_begin((struct waitgroup *)o, w, op); break;
+    case PEND_MUTEX: st = mutex_begin((struct gmutex *)o, w, op); break;
+    default:
+      GOCHAN_ASSERT(pend == PEND_JOIN);
+      st = task_join_begin((struct task *)o, w, op);
+      break;
+  }
+  if (st == GO_AGAIN) return lpark(L, lt, pend, o, deadline, result);
+  return result(L, lt, st, -1);
+}

@@ -1,0 +1,81 @@
+/*
+** lpark.h: a task's binding state, and how binding code blocks inside a
+** task. A blocking call that runs in a task's own coroutine queues its op
+** with the core's *_begin, then parks with lpark, giving the function
+** that makes its results: the coroutine yields and the worker runs other
+** tasks. When the op fires (or its deadline passes) the task is resumed
+** in the one continuation, which calls lpark_finish and then that result
+** function. So a blocking call is its begin and its result, nothing else.
+** Anywhere else (main state, host thread, a nested coroutine, a C
+** boundary) the thread forms of the core are used instead.
+*/
+#ifndef LPARK_H
+#define LPARK_H
+
+#include <lua.h>
+#include "scheduler.h"
+#include "select.h"
+
+struct ltask;
+struct paths;
+
+/* The results of a blocking call from its status (and the fired select
+** case, or -1); what lpark's continuation returns. */
+typedef int (*lpark_result) (lua_State *L, struct ltask *lt, gostatus st,
+                             int chosen);
+
+/* What a parked task waits on: how lpark_finish (and task_drop) ends it. */
+enum { PEND_NONE = 0, PEND_SEL, PEND_WG, PEND_MUTEX, PEND_JOIN, PEND_SLEEP };
+
+/*
+** The binding's half of a task (its task->ud). Nothing in it is locked:
+** only the thread running the task's slice (its current worker) touches
+** it, and before that the go call that made it (until sched_spawn); once
+** the task will never run again, task_drop frees it at shutdown.
+*/
+struct ltask {
+  struct task *t;
+  lua_State *L;            /* the task's own state; made by its first slice,
+                              on a worker, so that gochan.go is cheap */
+  lua_State *co;           /* the thread that runs its function (L's main
+                              thread, resumed as a coroutine), once made */
+  struct tvalue *vals;     /* until then: the function and its arguments */
+  int nvals;
+  struct paths *paths;     /* the caller's package paths (shared; or NULL) */
+  int nargs;               /* for the first resume */
+  bool started;
+  bool parking;            /* set by lpark: the slice ends in RUN_PARK */
+  struct waitgroup *wg;    /* wg:go: done() when the task ends; owned ref */
+  /* the one pending blocking call; its objects are borrowed from boxes on
+  ** the coroutine's stack, which stay there while it is parked */
+  int pend;                /* PEND_* */
+  struct obj *pendobj;     /* what a one-case call waits on (lpark_one) */
+  lpark_result result;     /* what the continuation returns */
+  struct selcase *cs;      /* 'ncap' cases and waiters, reused */
+  struct waiter *ws;
+  int ncases, ncap;
+};
+
+/* The running task if 'L' may park by yielding here, else NULL. */
+struct ltask *lpark_current (lua_State *L);
+/* Room for 'n' cases and waiters in the task (raises on no memory). The
+** caller sets every field of the cases it uses. */
+struct selcase *lpark_cases (lua_State *L, struct ltask *lt, int n);
+/* Prepare lt->t->op for a blocking call (before *_begin); 'what' is a
+** static string, shown by gochan.tasks(). */
+void lpark_prepare (struct ltask *lt, const char *what);
+/* Park after a *_begin returned GO_AGAIN: arm the timeout and yield. The
+** task resumes in the one continuation, which returns
+** result(L, lt, lpark_finish(lt, &chosen), chosen). Never returns. */
+int lpark (lua_State *L, struct ltask *lt, int pend, struct obj *o,
+           int64_t deadline, lpark_result result);
+/* Disarm, dequeue what is left, and return the op's outcome (*chosen:
+** the fired select case). */
+gostatus lpark_finish (struct ltask *lt, int *chosen);
+/* A whole one-case call (pend: PEND_WG, PEND_MUTEX or PEND_JOIN on 'o'):
+** prepare, begin, and park if it must; its results are
+** result(L, lt, st, -1), now or once resumed (lt->pendobj is 'o'). */
+int lpark_one (lua_State *L, struct ltask *lt, int pend, struct obj *o,
+               int64_t deadline, const char *what, lpark_result result);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+** ltypes.h: the types of the binding, above the helpers (lbox.h): each
+** type's metatable name, its metatable builder and its module functions,
+** which module.c puts together into gochan.core. Each builder is safe to
+** run twice in one state and leaves the stack as it was.
+*/
+#ifndef LTYPES_H
+#define LTYPES_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include "lbox.h"
+
+struct waitgroup;
+
+#define GOCHAN_CHAN_MT      "gochan.chan"
+#define GOCHAN_WAITGROUP_MT "gochan.waitgroup"
+#define GOCHAN_MUTEX_MT     "gochan.mutex"
+#define GOCHAN_ATOMIC_MT    "gochan.atomic"
+#define GOCHAN_TICKER_MT    "gochan.ticker"
+#define GOCHAN_TASK_MT      "gochan.task"
+
+/* lchan.c */
+void lchan_meta (lua_State *L);
+extern const luaL_Reg lchan_funcs[];          /* chan */
+/* lselect.c */
+extern const luaL_Reg lselect_funcs[];        /* select */
+/* lsync.c */
+void lwg_meta (lua_State *L);
+void lmutex_meta (lua_State *L);
+void latomic_meta (lua_State *L);
+extern const luaL_Reg lsync_funcs[];          /* waitgroup mutex atomic */
+/* ltime.c */
+void lticker_meta (lua_State *L);
+extern const luaL_Reg ltime_funcs[];          /* sleep after ticker now */
+/* ltask.c */
+void ltask_meta (lua_State *L);
+extern const luaL_Reg ltask_funcs[];          /* go config tasks print */
+/* Start fn(...) (the function at 'first', its arguments above it) as a
+** task, with wg:go's waitgroup 'wg' (or NULL): add(1) now, done() when
+** the task ends. Leaves the task box on top; 1. */
+int ltask_spawn (lua_State *L, int first, struct waitgroup *wg);
+
+/* The module's entry point, the only exported symbol of core.so. */
+LUAMOD_API __attribute__((visibility("default")))
+int luaopen_gochan_core (lua_State *L);
+
+#endif
