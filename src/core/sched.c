@@ -1,6 +1,9 @@
 /*
 ** sched.c: workers, run queues, the park/wake handshake, the monitor
-** (preemption, stuck workers, deadlock) and shutdown.
+** (preemption, stuck workers, deadlock) and shutdown: one concept, the
+** scheduler, in one file of ~1000 lines because the queues, the monitor
+** and shutdown share the same statics and counters, whose orderings are
+** explained here once (as Go keeps its scheduler and sysmon in proc.go).
 **
 ** Queues. Each worker has a 'runnext' slot and a FIFO local queue, both
 ** guarded by its 'mu'; the global FIFO is guarded by 'smu'. A task woken
@@ -14,9 +17,9 @@
 ** Tasks that talk to each other so stay on one worker, as Go's runtime
 ** keeps them on one P: stealing them spread a fan-in over both CPUs,
 ** where every message then moved the channel's cache line between them
-** (W4: 7 against 11 M msg/s), while a task that computes for long still
-** lets the others go. An idle worker with such tasks about looks again
-** every HELD_NS.
+** (bench/README.md has the measurement), while a task that computes for
+** long still lets the others go. An idle worker with such tasks about
+** looks again every HELD_NS.
 **
 ** Counters (seq_cst, read by the monitor): 'nqueued' tasks in any queue,
 ** 'nrunning' slices being run and not parked in op_park, 'progress'
@@ -448,7 +451,7 @@ static void make_runnable (struct task *t, bool next) {
     /* A hand-off: no idle worker is woken, not even when an older runnext
     ** moves to the local queue. Waking one here pulls tasks that talk to
     ** each other apart across threads (every hand-off then costs an OS
-    ** wake-up: W4 and SEL ran at half speed); if this worker stays busy,
+    ** wake-up; see bench/README.md); if this worker stays busy,
     ** the monitor wakes an idle one for the local queue within ~2 ms. */
     struct task *old = w->runnext;
     w->runnext = t;
