@@ -14,14 +14,14 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
-#include "lgochan.h"
+#include "lbox.h"
 #include "tbuf.h"
 #include "transfer.h"
 
 /* Stand-ins for the binding's boxes: an object arrives as a light
 ** userdata; nothing here is a gochan box. */
-void lgochan_pushobj (lua_State *L, struct obj *o) { lua_pushlightuserdata(L, o); }
-struct obj *lgochan_toobj (lua_State *L, int idx) { (void)L; (void)idx; return NULL; }
+void lbox_push (lua_State *L, struct obj *o) { lua_pushlightuserdata(L, o); }
+struct obj *lbox_to (lua_State *L, int idx) { (void)L; (void)idx; return NULL; }
 
 #define RENEW 2000
 

@@ -102,13 +102,24 @@ bool op_cancel (struct op *op, gostatus why) {
   return true;
 }
 
+/*
+** 'woken' of a thread waiter: WOKEN_NO, then WOKEN_SLEEPING once the owner
+** may be in the futex wait, and WOKEN_YES set by the one waker. The waker
+** makes the futex call only when the owner said it sleeps: an owner that
+** was still spinning returns as soon as it sees WOKEN_YES, and its op
+** (often on its stack) is gone by the time a futex call would be made.
+** A sleeping owner leaves only after the wake-up reaches it (or after a
+** spurious wake-up or its timeout that finds WOKEN_YES: then the futex
+** call may land on reused memory, which is at worst a spurious wake-up
+** for whoever uses that word, and every futex wait here re-checks it).
+*/
+enum { WOKEN_NO = 0, WOKEN_YES = 1, WOKEN_SLEEPING = 2 };
+
 void op_wake (struct op *op) {
   if (op->wake) { op->wake(op); return; }
-  /* After this store the owner may return and reuse the op's memory; a
-  ** futex wake on a reused address is at worst a spurious wake-up, which
-  ** every futex wait here tolerates (each one re-checks its word). */
-  atomic_store_explicit(&op->woken, 1, memory_order_release);
-  go_futex_wake(&op->woken, 1);
+  if (atomic_exchange_explicit(&op->woken, WOKEN_YES, memory_order_acq_rel)
+      == WOKEN_SLEEPING)
+    go_futex_wake(&op->woken, 1);
 }
 
 /* Spin a little before sleeping: a peer on another core often answers
@@ -120,19 +131,26 @@ void op_park (struct op *op, int64_t deadline) {
   GOCHAN_ASSERT(op->wake == NULL);
   op->deadline = deadline;
   for (int i = 0; i < PARK_SPINS; i++) {
-    if (atomic_load_explicit(&op->woken, memory_order_acquire)) return;
+    if (atomic_load_explicit(&op->woken, memory_order_acquire) == WOKEN_YES)
+      return;
     cpu_relax();
   }
   go_park_fn hook = atomic_load_explicit(&go_park_hook, memory_order_acquire);
   if (hook) hook(op, true);
   for (;;) {
-    if (atomic_load_explicit(&op->woken, memory_order_acquire)) break;
+    if (atomic_load_explicit(&op->woken, memory_order_acquire) == WOKEN_YES)
+      break;
     if (deadline != GO_NEVER && go_now() >= deadline) {
       if (op_cancel(op, GO_TIMEOUT)) break;   /* nobody will wake us */
       deadline = GO_NEVER;  /* a peer fired the op: wait for its wake-up */
       continue;
     }
-    go_futex_wait(&op->woken, 0, deadline);   /* then re-check */
+    unsigned no = WOKEN_NO;                   /* say we may sleep, then do */
+    if (!atomic_compare_exchange_strong_explicit(&op->woken, &no,
+            WOKEN_SLEEPING, memory_order_acq_rel, memory_order_acquire) &&
+        no == WOKEN_YES)
+      break;
+    go_futex_wait(&op->woken, WOKEN_SLEEPING, deadline);  /* then re-check */
   }
   if (hook) hook(op, false);            /* the one that saw it park */
 }

@@ -36,7 +36,8 @@ struct op {
                               before the wake-up */
   gostatus result;         /* of the fired case (GO_OK, GO_CLOSED), or the
                               reason for cancelling (GO_TIMEOUT, ...) */
-  atomic_uint woken;       /* thread waiters: 0 parked, 1 woken (futex word) */
+  atomic_uint woken;       /* thread waiters: the futex word (0 not yet, 1
+                              woken, 2 the owner may sleep; see op_wake) */
   void (*wake) (struct op *op);  /* NULL: thread waiter; else task waiter */
   void *owner;             /* for 'wake': the task */
   int64_t deadline;        /* set by op_park: GO_NEVER = no time limit */

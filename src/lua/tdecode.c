@@ -8,7 +8,7 @@
 #include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
-#include "lgochan.h"
+#include "lbox.h"
 #include "tformat.h"
 
 /* One decoding, on the C stack of tdecode_push: the bytes left are p..end. */
@@ -212,7 +212,7 @@ static void decvalue (struct dec *d) {
     case T_OBJ: {
       uint64_t i = getvarint(d);
       if (i >= d->b->nobj) corrupt(d);
-      lgochan_pushobj(L, d->b->objs[i]);
+      lbox_push(L, d->b->objs[i]);
       return;
     }
     case T_REF: getref(d, getvarint(d)); return;

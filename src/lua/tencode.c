@@ -9,7 +9,7 @@
 #include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
-#include "lgochan.h"
+#include "lbox.h"
 #include "modindex.h"
 #include "tformat.h"
 #include "transfer.h"
@@ -354,7 +354,7 @@ static int encvalue (struct enc *en, int idx, const char *root) {
     return tbuild_tag(b, T_GLOBALS) ? E_OK : E_NOMEM;
   int t = lua_type(L, idx);
   if (t == LUA_TUSERDATA) {
-    struct obj *o = lgochan_toobj(L, idx);
+    struct obj *o = lbox_to(L, idx);
     if (o)
       return tbuild_obj(b, o) && tbuild_tag(b, T_OBJ) &&
              tbuild_varint(b, b->nobj - 1) ? E_OK : E_NOMEM;
@@ -498,7 +498,7 @@ int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
       lua_pushfstring(L, "cannot transfer a thread (at %s)", root);
       return 0;
     case LUA_TUSERDATA: {
-      struct obj *o = lgochan_toobj(L, idx);
+      struct obj *o = lbox_to(L, idx);
       if (o) { tvalue_setobj(tv, o); return 1; }
       break;
     }

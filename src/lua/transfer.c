@@ -9,7 +9,7 @@
 #include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
-#include "lgochan.h"
+#include "lbox.h"
 #include "modindex.h"
 #include "tformat.h"
 #include "transfer.h"
@@ -77,7 +77,7 @@ void transfer_push (lua_State *L, struct tvalue *tv) {
       return;
     }
     case TV_LUD: lua_pushlightuserdata(L, tv->u.p); break;
-    case TV_OBJ: lgochan_pushobj(L, tv->u.o); break;  /* on a raise 'tv' keeps it */
+    case TV_OBJ: lbox_push(L, tv->u.o); break;  /* on a raise 'tv' keeps it */
     case TV_BUF: {
       struct tstate *ts = transfer_pushstate(L);
       lua_pop(L, 1);                       /* the registry anchors it */
@@ -123,7 +123,7 @@ void transfer_pushcopy (lua_State *L, const struct tvalue *tv) {
   switch (tv->tt) {
     case TV_BUF: tdecode_push(L, tv->u.buf); return;
     case TV_LSTR: lua_pushlstring(L, tv->u.ls.s, tv->u.ls.len); return;
-    case TV_OBJ: lgochan_pushobj(L, tv->u.o); return;   /* borrowed */
+    case TV_OBJ: lbox_push(L, tv->u.o); return;   /* borrowed */
     default: {
       struct tvalue v = *tv;            /* inline: copying owns nothing */
       transfer_push(L, &v);
