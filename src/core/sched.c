@@ -73,6 +73,11 @@ struct worker {
   unsigned tick;                    /* slices run; own thread only */
 };
 
+/* 'hooks' and 'target' are written once, by sched_start under smu, before
+** any worker or the monitor exists and before 'started' is stored (seq_cst);
+** after that they are read-only and read without a lock: a worker or the
+** monitor was created after the writes (pthread_create orders them), and
+** any other reader loads 'started' first (sched_workers). */
 static struct sched_hooks hooks;
 static int target;                  /* workers that may run at once */
 static atomic_bool started, shutting;
