@@ -91,6 +91,8 @@ const char *go_strstatus (gostatus st) {
     case GO_NEGATIVE: return "negative WaitGroup counter";
     case GO_NOTLOCKED: return "unlock of unlocked mutex";
     case GO_SHUTDOWN: return "runtime is shutting down";
+    case GO_CTXDONE: return "context done";
+    case GO_CANCELED: return "canceled";
   }
   return "unknown status";
 }

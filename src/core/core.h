@@ -25,7 +25,9 @@ typedef enum gostatus {
   GO_DEADLOCK,     /* the wait was cancelled: nothing could ever wake it */
   GO_NEGATIVE,     /* waitgroup counter would go below zero; unchanged */
   GO_NOTLOCKED,    /* unlock of an unlocked mutex; unchanged */
-  GO_SHUTDOWN      /* the runtime is stopping */
+  GO_SHUTDOWN,     /* the runtime is stopping */
+  GO_CTXDONE,      /* the wait's context was done first (context.h) */
+  GO_CANCELED      /* the calling task was canceled (task_cancel) */
 } gostatus;
 
 /* Deadlines are absolute CLOCK_MONOTONIC nanoseconds. */

@@ -73,8 +73,10 @@ gostatus waitq_finish1 (golock *l, struct waitq *q, struct waiter *w,
                         struct op *op) {
   int state = atomic_load_explicit(&op->state, memory_order_acquire);
   GOCHAN_ASSERT(state != OP_OPEN);
-  if (state != OP_FIRED) {       /* a fired waiter was dequeued by its
-                                    claimer, before the wake-up */
+  if (state != OP_FIRED || op->fired != w->idx) {  /* a fired waiter was
+                          dequeued by its claimer, before the wake-up; the
+                          op may have fired through another case (a
+                          context's: context.h) */
     golock_lock(l);
     waitq_remove(q, w);
     golock_unlock(l);

@@ -94,8 +94,9 @@ void waiters_wake (struct waiter *list);
 
 /* Queue the only waiter of a one-case op on 'q' (lock of 'q' held). */
 void waitq_push1 (struct waitq *q, struct waiter *w, struct op *op);
-/* The finish of a one-case op queued on 'q' under lock 'l': dequeue it
-** unless its claimer did, and return the op's result. */
+/* The finish of an op's case queued on 'q' under lock 'l' (by
+** waitq_push1, or with its own index): dequeue it unless its claimer did,
+** and return the op's result. The op may have more cases (a context). */
 gostatus waitq_finish1 (golock *l, struct waitq *q, struct waiter *w,
                         struct op *op);
 

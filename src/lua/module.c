@@ -121,7 +121,8 @@ static void opensentinel (lua_State *L) {
 ** process (a testing build only; see obj.h). */
 static int lgochan_live (lua_State *L) {
   static const char *const names[OBJ_NTYPES] = {
-    [OBJ_CHAN] = "chan", [OBJ_WAITGROUP] = "waitgroup", [OBJ_MUTEX] = "mutex",
+    [OBJ_CHAN] = "chan", [OBJ_CONTEXT] = "context",
+    [OBJ_WAITGROUP] = "waitgroup", [OBJ_MUTEX] = "mutex",
     [OBJ_ATOMIC] = "atomic", [OBJ_TICKER] = "ticker", [OBJ_TASK] = "task"
   };
   long total = 0;
