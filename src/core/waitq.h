@@ -55,6 +55,7 @@ struct waiter {
                               value goes */
   bool *ok;                /* recv: true = a value, false = closed */
   int idx;                 /* case index reported in op->fired */
+  int64_t n;               /* a weighted wait (semaphore): units asked for */
   bool inq;
 };
 

@@ -123,6 +123,8 @@ static int lgochan_live (lua_State *L) {
   static const char *const names[OBJ_NTYPES] = {
     [OBJ_CHAN] = "chan", [OBJ_CONTEXT] = "context",
     [OBJ_WAITGROUP] = "waitgroup", [OBJ_MUTEX] = "mutex",
+    [OBJ_ONCE] = "once", [OBJ_RWMUTEX] = "rwmutex", [OBJ_COND] = "cond",
+    [OBJ_SEM] = "semaphore",
     [OBJ_ATOMIC] = "atomic", [OBJ_TICKER] = "ticker", [OBJ_TASK] = "task"
   };
   long total = 0;
