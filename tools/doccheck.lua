@@ -16,6 +16,8 @@ local VARS = {
   ["gochan.chan"] = "ch", ["gochan.task"] = "task",
   ["gochan.waitgroup"] = "wg", ["gochan.mutex"] = "mu",
   ["gochan.atomic"] = "a", ["gochan.ticker"] = "tk",
+  ["gochan.once"] = "o", ["gochan.rwmutex"] = "rw", ["gochan.cond"] = "c",
+  ["gochan.semaphore"] = "sem",
 }
 -- Fields reached through a function __index (tk.c), which pairs() cannot see.
 local FIELDS = { ["gochan.ticker"] = { "c" } }

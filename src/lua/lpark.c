@@ -7,6 +7,7 @@
 #include "lbox.h"
 #include "lpark.h"
 #include "sync.h"
+#include "xsync.h"
 
 struct ltask *lpark_current (lua_State *L) {
   struct task *t = sched_current();
@@ -54,6 +55,21 @@ static gostatus finish_pending (struct ltask *lt, int *chosen) {
     case PEND_JOIN:
       st = task_join_finish((struct task *)lt->pendobj, w, &t->op);
       break;
+    case PEND_ONCE:
+      st = once_finish((struct gonce *)lt->pendobj, w, &t->op);
+      break;
+    case PEND_WLOCK:
+      st = rw_lock_finish((struct grwmutex *)lt->pendobj, w, &t->op);
+      break;
+    case PEND_RLOCK:
+      st = rw_rlock_finish((struct grwmutex *)lt->pendobj, w, &t->op);
+      break;
+    case PEND_COND:
+      st = cond_finish((struct gcond *)lt->pendobj, w, &t->op);
+      break;
+    case PEND_SEM:
+      st = sem_finish((struct gsem *)lt->pendobj, w, &t->op);
+      break;
     case PEND_SLEEP:                  /* its timeout is the time coming */
       st = t->op.result == GO_TIMEOUT ? GO_OK : t->op.result;
       break;
@@ -98,6 +114,9 @@ int lpark_one (lua_State *L, struct ltask *lt, int pend, struct obj *o,
   switch (pend) {
     case PEND_WG: st = wg_begin((struct waitgroup *)o, w, op); break;
     case PEND_MUTEX: st = mutex_begin((struct gmutex *)o, w, op); break;
+    case PEND_ONCE: st = once_begin((struct gonce *)o, w, op); break;
+    case PEND_WLOCK: st = rw_lock_begin((struct grwmutex *)o, w, op); break;
+    case PEND_RLOCK: st = rw_rlock_begin((struct grwmutex *)o, w, op); break;
     default:
       GOCHAN_ASSERT(pend == PEND_JOIN);
       st = task_join_begin((struct task *)o, w, op);

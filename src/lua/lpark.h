@@ -25,7 +25,8 @@ typedef int (*lpark_result) (lua_State *L, struct ltask *lt, gostatus st,
                              int chosen);
 
 /* What a parked task waits on: how lpark_finish (and task_drop) ends it. */
-enum { PEND_NONE = 0, PEND_SEL, PEND_WG, PEND_MUTEX, PEND_JOIN, PEND_SLEEP };
+enum { PEND_NONE = 0, PEND_SEL, PEND_WG, PEND_MUTEX, PEND_JOIN, PEND_SLEEP,
+       PEND_ONCE, PEND_WLOCK, PEND_RLOCK, PEND_COND, PEND_SEM };
 
 /*
 ** The binding's half of a task (its task->ud). Nothing in it is locked:
@@ -72,7 +73,8 @@ int lpark (lua_State *L, struct ltask *lt, int pend, struct obj *o,
 /* Disarm, dequeue what is left, and return the op's outcome (*chosen:
 ** the fired select case). */
 gostatus lpark_finish (struct ltask *lt, int *chosen);
-/* A whole one-case call (pend: PEND_WG, PEND_MUTEX or PEND_JOIN on 'o'):
+/* A whole one-case call (pend: PEND_WG, PEND_MUTEX, PEND_JOIN, PEND_ONCE,
+** PEND_WLOCK or PEND_RLOCK on 'o'):
 ** prepare, begin, and park if it must; its results are
 ** result(L, lt, st, -1), now or once resumed (lt->pendobj is 'o'). */
 int lpark_one (lua_State *L, struct ltask *lt, int pend, struct obj *o,

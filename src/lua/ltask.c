@@ -13,6 +13,7 @@
 #include "ltypes.h"
 #include "lpark.h"
 #include "sync.h"
+#include "xsync.h"
 #include "taskstate.h"
 #include "transfer.h"
 
@@ -294,6 +295,12 @@ static void task_drop (struct task *t) {
     }
     if (pend == PEND_MUTEX && st == GO_OK)
       mutex_unlock((struct gmutex *)lt->pendobj);  /* handed the lock */
+    if (pend == PEND_WLOCK && st == GO_OK)
+      rw_unlock((struct grwmutex *)lt->pendobj);
+    if (pend == PEND_RLOCK && st == GO_OK)
+      rw_runlock((struct grwmutex *)lt->pendobj);
+    if (pend == PEND_SEM && st == GO_OK)       /* granted its units */
+      sem_release((struct gsem *)lt->pendobj, lt->ws[0].n);
   }
   abandon(t, lt, NULL, 0);
 }

@@ -19,6 +19,10 @@ struct waitgroup;
 #define GOCHAN_ATOMIC_MT    "gochan.atomic"
 #define GOCHAN_TICKER_MT    "gochan.ticker"
 #define GOCHAN_TASK_MT      "gochan.task"
+#define GOCHAN_ONCE_MT      "gochan.once"
+#define GOCHAN_RWMUTEX_MT   "gochan.rwmutex"
+#define GOCHAN_COND_MT      "gochan.cond"
+#define GOCHAN_SEM_MT       "gochan.semaphore"
 
 /* lchan.c */
 void lchan_meta (lua_State *L);
@@ -30,6 +34,12 @@ void lwg_meta (lua_State *L);
 void lmutex_meta (lua_State *L);
 void latomic_meta (lua_State *L);
 extern const luaL_Reg lsync_funcs[];          /* waitgroup mutex atomic */
+/* lxsync.c */
+void lonce_meta (lua_State *L);
+void lrwmutex_meta (lua_State *L);
+void lcond_meta (lua_State *L);
+void lsem_meta (lua_State *L);
+extern const luaL_Reg lxsync_funcs[];  /* once rwmutex cond semaphore */
 /* ltime.c */
 void lticker_meta (lua_State *L);
 extern const luaL_Reg ltime_funcs[];          /* sleep after ticker now */

@@ -27,12 +27,17 @@ static const struct ltype types[OBJ_NTYPES] = {
   [OBJ_MUTEX] = { GOCHAN_MUTEX_MT, lmutex_meta },
   [OBJ_ATOMIC] = { GOCHAN_ATOMIC_MT, latomic_meta },
   [OBJ_TICKER] = { GOCHAN_TICKER_MT, lticker_meta },
+  [OBJ_ONCE] = { GOCHAN_ONCE_MT, lonce_meta },
+  [OBJ_RWMUTEX] = { GOCHAN_RWMUTEX_MT, lrwmutex_meta },
+  [OBJ_COND] = { GOCHAN_COND_MT, lcond_meta },
+  [OBJ_SEM] = { GOCHAN_SEM_MT, lsem_meta },
   [OBJ_TASK] = { GOCHAN_TASK_MT, ltask_meta }
 };
 
 /* The module functions of each type file. */
 static const luaL_Reg *const funcs[] = {
-  lchan_funcs, lselect_funcs, lsync_funcs, ltime_funcs, ltask_funcs
+  lchan_funcs, lselect_funcs, lsync_funcs, lxsync_funcs, ltime_funcs,
+  ltask_funcs
 };
 
 
