@@ -2,7 +2,9 @@
 ** test_timer.c: the timer heap and what is built on it: raw timers (order,
 ** one-shot, periodic, stop), timer_after, tickers (interval, dropping ticks
 ** when full, stop, last release, periods below a microsecond),
-** go_sleep_until, timer_pending, and
+** timers you can stop (gtimer: stop/reset and the no-stale-value rule
+** against the fire in many rounds, func timers, a collected channel's
+** timer gone), ticker_reset, go_sleep_until, timer_pending, and
 ** timer_shutdown last so leak checkers see nothing left.
 */
 #include "check.h"
@@ -190,7 +192,127 @@ static void test_after_released_early (void) {
   CHECK_EQ_UINT(timer_pending(), base);
 }
 
+/* ------------------------ timers you can stop ---------------------- */
+
+static void test_gtimer_basic (void) {
+  size_t base = timer_pending();
+  struct gtimer *g = gtimer_new(10000 * MS);
+  CHECK(g != NULL);
+  struct chan *c = gtimer_chan(g);
+  CHECK_EQ_UINT(chan_cap(c), 1);
+  CHECK_EQ_UINT(timer_pending(), base + 1);
+  CHECK(gtimer_stop(g));                       /* pending: true */
+  CHECK_EQ_UINT(timer_pending(), base);
+  CHECK(!gtimer_stop(g));                      /* already stopped */
+  bool active = true;
+  CHECK_EQ_ST(gtimer_reset(g, 0, &active), GO_OK);
+  CHECK(!active);
+  int64_t t0 = go_now();                       /* fired, not received */
+  while (chan_len(c) == 0 && check_ms_since(t0) < LONG_MS) check_sleep_ms(1);
+  CHECK(gtimer_stop(g));                       /* discarded: true */
+  CHECK_EQ_UINT(chan_len(c), 0);
+  CHECK_EQ_ST(gtimer_reset(g, 0, &active), GO_OK);
+  gostatus st;
+  (void)recv_tick(c, &st, check_in_ms(LONG_MS));
+  CHECK_EQ_ST(st, GO_OK);
+  CHECK(!gtimer_stop(g));                      /* received: false */
+  obj_release((struct obj *)g);
+  CHECK_EQ_UINT(timer_pending(), base);
+}
+
+/* stop and reset racing the fire: after either returns, nothing from the
+** old arming is received, and stop's result says whether it was. */
+static void test_gtimer_race (void) {
+  const int rounds = CHECK_TSAN ? 300 : 3000;
+  struct gtimer *g = gtimer_new(0);
+  struct chan *c = gtimer_chan(g);
+  int got = 0, stopped = 0;
+  for (int i = 0; i < rounds; i++) {
+    bool active;
+    CHECK_EQ_ST(gtimer_reset(g, (i % 3) * 20000, &active), GO_OK);
+    if (i % 7) for (volatile int k = 0; k < (i % 50) * 100; k++) {}
+    struct tvalue v = TVALUE_NIL;
+    bool ok;
+    bool received = chan_try_recv(c, &v, &ok) == GO_OK;
+    tvalue_clear(&v);
+    bool s = gtimer_stop(g);
+    CHECK(!(received && s));                   /* never both */
+    CHECK(received || s);                      /* one of the two */
+    CHECK_EQ_UINT(chan_len(c), 0);             /* nothing stale left */
+    got += received;
+    stopped += s;
+  }
+  check_sleep_ms(5);
+  CHECK_EQ_UINT(chan_len(c), 0);
+  CHECK_EQ_INT(got + stopped, rounds);
+  obj_release((struct obj *)g);
+}
+
+static atomic_int func_runs;
+static atomic_int func_drops;
+static void func_run (void *arg) { (void)arg; atomic_fetch_add(&func_runs, 1); }
+static void func_drop (void *arg) { (void)arg; atomic_fetch_add(&func_drops, 1); }
+
+static void test_gtimer_func (void) {
+  size_t base = timer_pending();
+  atomic_store(&func_runs, 0);
+  atomic_store(&func_drops, 0);
+  struct gtimer *g = gtimer_func(10000 * MS, func_run, func_drop, NULL);
+  CHECK(g != NULL);
+  CHECK(gtimer_chan(g) == NULL);
+  CHECK(gtimer_stop(g));                       /* never runs */
+  CHECK_EQ_UINT(timer_pending(), base);
+  bool active = true;
+  CHECK_EQ_ST(gtimer_reset(g, 1 * MS, &active), GO_OK);
+  CHECK(!active);
+  CHECK(wait_count(&func_runs, 1, LONG_MS));
+  CHECK(!gtimer_stop(g));                      /* it ran */
+  CHECK_EQ_ST(gtimer_reset(g, 1 * MS, &active), GO_OK);   /* runs again */
+  CHECK(wait_count(&func_runs, 2, LONG_MS));
+  /* dropped while armed: the heap keeps it until it fires */
+  CHECK_EQ_ST(gtimer_reset(g, 20 * MS, &active), GO_OK);
+  obj_release((struct obj *)g);
+  CHECK_EQ_INT(atomic_load(&func_drops), 0);
+  CHECK(wait_count(&func_runs, 3, LONG_MS));
+  CHECK(wait_count(&func_drops, 1, LONG_MS));
+  CHECK_EQ_UINT(timer_pending(), base);
+}
+
+/* A timer's channel released by everyone: its timer is gone at once. */
+static void test_gtimer_collected (void) {
+  size_t base = timer_pending();
+  for (int i = 0; i < 1000; i++) {
+    struct gtimer *g = gtimer_new(10000 * MS);
+    struct chan *c = gtimer_chan(g);
+    chan_retain(c);
+    obj_release((struct obj *)g);              /* t.c still held: armed */
+    CHECK_EQ_UINT(timer_pending(), base + 1);
+    chan_release(c);
+    CHECK_EQ_UINT(timer_pending(), base);
+  }
+}
+
 /* ----------------------------- tickers ---------------------------- */
+
+static void test_ticker_reset (void) {
+  struct ticker *tk = ticker_new(1 * MS);
+  struct chan *c = ticker_chan(tk);
+  int64_t t0 = go_now();
+  while (chan_len(c) == 0 && check_ms_since(t0) < LONG_MS) check_sleep_ms(1);
+  CHECK_EQ_ST(ticker_reset(tk, 200 * MS), GO_OK);
+  CHECK_EQ_UINT(chan_len(c), 0);               /* the stale tick dropped */
+  t0 = go_now();
+  gostatus st;
+  (void)recv_tick(c, &st, check_in_ms(LONG_MS));
+  CHECK_EQ_ST(st, GO_OK);
+  CHECK_GE_INT(check_ms_since(t0), 150);       /* one new interval later */
+  ticker_stop(tk);
+  CHECK_EQ_ST(ticker_reset(tk, 1 * MS), GO_OK);   /* a stopped one restarts */
+  (void)recv_tick(c, &st, check_in_ms(LONG_MS));
+  CHECK_EQ_ST(st, GO_OK);
+  obj_release((struct obj *)tk);
+}
+
 
 static void test_ticker_interval (void) {
   const int64_t period = 20 * MS;
@@ -423,6 +545,11 @@ int main (void) {
   RUN(test_timer_periodic);
   RUN(test_after);
   RUN(test_after_released_early);
+  RUN(test_gtimer_basic);
+  RUN(test_gtimer_race);
+  RUN(test_gtimer_func);
+  RUN(test_gtimer_collected);
+  RUN(test_ticker_reset);
   RUN(test_ticker_interval);
   RUN(test_ticker_drops);
   RUN(test_ticker_stop);

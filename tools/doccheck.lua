@@ -16,11 +16,12 @@ local VARS = {
   ["gochan.chan"] = "ch", ["gochan.task"] = "task",
   ["gochan.waitgroup"] = "wg", ["gochan.mutex"] = "mu",
   ["gochan.atomic"] = "a", ["gochan.ticker"] = "tk",
+  ["gochan.timer"] = "t",
   ["gochan.once"] = "o", ["gochan.rwmutex"] = "rw", ["gochan.cond"] = "c",
   ["gochan.semaphore"] = "sem",
 }
 -- Fields reached through a function __index (tk.c), which pairs() cannot see.
-local FIELDS = { ["gochan.ticker"] = { "c" } }
+local FIELDS = { ["gochan.ticker"] = { "c" }, ["gochan.timer"] = { "c" } }
 
 local docfile = arg[1] or "docs/api.md"
 local f = assert(io.open(docfile, "r"))

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include "chan_impl.h"
 #include "select.h"
+#include "timer.h"
 
 static void chan_destroy (struct obj *o) {
   struct chan *c = (struct chan *)o;
   /* refs == 0: nobody else can reach it, and no waiter can be queued
   ** (every waiter's owner holds a reference while it waits). */
   GOCHAN_ASSERT(waitq_empty(&c->recvq) && waitq_empty(&c->sendq));
+  if (c->timer) ctimer_gone(c->timer);  /* first: it may be sending now */
   for (size_t i = 0; i < c->len; i++)
     tvalue_clear(&c->buf[(c->head + i) % c->cap]);
   free(c->buf);
@@ -35,6 +37,7 @@ struct chan *chan_new (size_t cap) {
   waitq_init(&c->recvq);
   waitq_init(&c->sendq);
   c->closed = false;
+  c->timer = NULL;
   return c;
 }
 

@@ -1,6 +1,6 @@
 /*
-** chan_impl.h: the channel's layout and per-case steps, shared by chan.c
-** and select.c only.
+** chan_impl.h: the channel's layout and per-case steps, shared by chan.c,
+** select.c and timer.c (a timer's send, and the discard of its value).
 */
 #ifndef GOCHAN_CHAN_IMPL_H
 #define GOCHAN_CHAN_IMPL_H
@@ -23,6 +23,9 @@ struct chan {
   struct tvalue *buf;           /* 'cap' slots; small values inline */
   struct waitq recvq, sendq;    /* blocked receivers / senders, FIFO */
   bool closed;
+  struct ctimer *timer;         /* the timer that sends on it (timer.c), or
+                                   NULL: set before the channel is shared,
+                                   fixed after; the last release stops it */
 };
 
 /* One step of a case; the caller holds c->mu (chan_try_send/_recv in

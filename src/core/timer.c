@@ -9,7 +9,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
-#include "chan.h"
+#include "chan_impl.h"
+#include "obj.h"
 #include "timer.h"
 
 static pthread_mutex_t tmu = PTHREAD_MUTEX_INITIALIZER;
@@ -27,10 +28,37 @@ static pthread_t tthread;
 #define LINGER_NS 1000000000
 static int64_t wake_at;
 
-/* One-shot timers whose owner must be released outside 'tmu' (releasing
-** a channel may destroy values that stop other timers). */
-struct after { struct timer t; struct chan *c; struct after *next; };
-static struct after *graveyard;         /* guarded by 'tmu' */
+/*
+** The armed part of a gtimer. A channel timer's belongs to its channel
+** (chan->timer; freed by ctimer_gone), a func timer's to its gtimer.
+** 'last'/'has' are guarded by 'tmu': the value its last fire put in 'c'
+** ('has': and it may still be in the buffer, not yet received).
+*/
+struct ctimer {
+  struct timer t;                 /* t.ud = this */
+  struct chan *c;                 /* channel timer: its channel (not a
+                                     reference: it owns this); else NULL */
+  double last;
+  bool has;
+  struct obj *holder;             /* func timer: its gtimer, of which the
+                                     heap holds one reference while armed
+                                     and 'due' one until 'run' was called */
+  void (*run) (void *arg);
+  void (*drop) (void *arg);
+  void *arg;
+  struct ctimer *next;            /* in 'due' */
+};
+
+struct gtimer {
+  struct obj hdr;
+  struct chan *c;                 /* one reference; NULL: a func timer */
+  struct ctimer *ct;              /* fixed at creation */
+};
+
+/* Func timers that fired, whose 'run' the thread calls outside 'tmu' (it
+** starts a task) and whose reference it then releases (which may destroy
+** values that stop other timers). Guarded by 'tmu'. */
+static struct ctimer *due;
 
 static void init_cv (void) {
   pthread_condattr_t a;
@@ -80,28 +108,35 @@ static void heap_remove (struct timer *t) {
   sift_down(last->hidx - 1);
 }
 
+/* Room for one more timer: false if the heap cannot grow. */
+static bool heap_reserve (void) {
+  if (hlen < hcap) return true;
+  size_t ncap = hcap ? 2 * hcap : 64;
+  struct timer **nh = realloc(heap, ncap * sizeof *nh);
+  if (!nh) return false;
+  heap = nh; hcap = ncap;
+  return true;
+}
+
 static gostatus heap_push (struct timer *t) {
-  if (hlen == hcap) {
-    size_t ncap = hcap ? 2 * hcap : 64;
-    struct timer **nh = realloc(heap, ncap * sizeof *nh);
-    if (!nh) return GO_NOMEM;
-    heap = nh; hcap = ncap;
-  }
+  if (!heap_reserve()) return GO_NOMEM;
   place(hlen++, t);
   sift_up(hlen - 1);
   return GO_OK;
 }
 
-static void bury (void) {           /* tmu NOT held */
+/* Call the 'run' of every func timer that fired, then release the
+** reference 'due' held. tmu NOT held. */
+static void run_due (void) {
   pthread_mutex_lock(&tmu);
-  struct after *a = graveyard;
-  graveyard = NULL;
+  struct ctimer *ct = due;
+  due = NULL;
   pthread_mutex_unlock(&tmu);
-  while (a) {
-    struct after *next = a->next;
-    chan_release(a->c);
-    free(a);
-    a = next;
+  while (ct) {
+    struct ctimer *next = ct->next;  /* the release may free 'ct' */
+    ct->run(ct->arg);
+    obj_release(ct->holder);
+    ct = next;
   }
 }
 
@@ -146,9 +181,9 @@ static void *timer_main (void *arg) {
       t->fire(t, now);
       fired++;
     }
-    if (graveyard) {
+    if (due) {
       pthread_mutex_unlock(&tmu);
-      bury();
+      run_due();
       pthread_mutex_lock(&tmu);
       if (stopping) break;
     }
@@ -179,14 +214,20 @@ static gostatus ensure_thread (void) {
   return GO_OK;
 }
 
-gostatus timer_start (struct timer *t) {
-  pthread_once(&tcv_once, init_cv);
-  pthread_mutex_lock(&tmu);
+/* Arm 't' (not armed); tmu held. */
+static gostatus arm (struct timer *t) {
   GOCHAN_ASSERT(t->hidx == 0);
   gostatus st = ensure_thread();
   if (st == GO_OK) st = heap_push(t);
   if (st == GO_OK && t->when < wake_at)     /* due before the thread wakes */
     pthread_cond_signal(&tcv);
+  return st;
+}
+
+gostatus timer_start (struct timer *t) {
+  pthread_once(&tcv_once, init_cv);
+  pthread_mutex_lock(&tmu);
+  gostatus st = arm(t);
   pthread_mutex_unlock(&tmu);
   return st;
 }
@@ -206,38 +247,173 @@ size_t timer_pending (void) {
   return n;
 }
 
-/* ---- after ---- */
+/* ---- timers you can stop ---- */
 
-static void send_now (struct chan *c, int64_t now) {
+/* Send go_now() on 'c' if it has room or a receiver (else drop it, as
+** Go's ticker does); remember it in '*last' and '*has'. tmu held (so: a fire). */
+static void send_now (struct chan *c, int64_t now, double *last, bool *has) {
   struct tvalue v;
-  tvalue_setfloat(&v, (double)now / 1e9);
-  chan_send(c, &v, GO_NOW);   /* full (someone else sent): drop, as Go */
+  double s = (double)now / 1e9;
+  tvalue_setfloat(&v, s);
+  struct op *wake = NULL;
+  golock_lock(&c->mu);
+  if (chan_step_send(c, &v, &wake) == GO_OK) { *last = s; *has = true; }
+  golock_unlock(&c->mu);
+  if (wake) op_wake(wake);
 }
 
-static void after_fire (struct timer *t, int64_t now) {
-  struct after *a = t->ud;
-  send_now(a->c, now);
-  a->next = graveyard;        /* released by the thread outside tmu */
-  graveyard = a;
+/* Take the value the timer last sent on 'c' out of its buffer if it is
+** still there (the head slot: capacity 1; a value the program sent on
+** the channel is never taken). true if it was. tmu held, so no fire runs
+** meanwhile. */
+static bool discard (struct chan *c, double *last, bool *has) {
+  if (!*has) return false;
+  *has = false;
+  bool found = false;
+  struct op *wake = NULL;
+  golock_lock(&c->mu);
+  if (c->len > 0) {
+    struct tvalue *v = &c->buf[c->head];
+    if (v->tt == TV_FLOAT && v->u.n == *last) {
+      struct tvalue out;
+      bool ok;
+      chan_step_recv(c, &out, &ok, &wake);   /* also lets a blocked sender in */
+      tvalue_clear(&out);
+      found = true;
+    }
+  }
+  golock_unlock(&c->mu);
+  if (wake) op_wake(wake);
+  return found;
+}
+
+static void chan_fire (struct timer *t, int64_t now) {
+  struct ctimer *ct = t->ud;
+  send_now(ct->c, now, &ct->last, &ct->has);
+}
+
+static void func_fire (struct timer *t, int64_t now) {
+  (void)now;
+  struct ctimer *ct = t->ud;        /* the heap's reference goes to 'due' */
+  ct->next = due;
+  due = ct;
+}
+
+/* Disarm 'ct' and take its sent value out; tmu held. *unheld: a func
+** timer's reference the heap no longer holds, for the caller to release
+** once tmu is unlocked. */
+static bool stop_locked (struct ctimer *ct, struct obj **unheld) {
+  bool armed = ct->t.hidx != 0;
+  if (armed) heap_remove(&ct->t);
+  if (ct->c) return discard(ct->c, &ct->last, &ct->has) || armed;
+  if (armed) *unheld = ct->holder;
+  return armed;
+}
+
+static struct ctimer *ctimer_new (int64_t ns) {
+  struct ctimer *ct = calloc(1, sizeof *ct);
+  if (!ct) return NULL;
+  ct->t.when = go_now() + (ns > 0 ? ns : 0);
+  ct->t.fire = chan_fire;
+  ct->t.ud = ct;
+  return ct;
+}
+
+/* A new channel with a new timer for 'ns' from now, not armed yet. */
+static struct chan *timerchan (int64_t ns) {
+  struct chan *c = chan_new(1);
+  struct ctimer *ct = ctimer_new(ns);
+  if (!c || !ct) { free(ct); if (c) chan_release(c); return NULL; }
+  ct->c = c;
+  c->timer = ct;                    /* not shared yet */
+  return c;
+}
+
+void ctimer_gone (struct ctimer *ct) {
+  timer_stop(&ct->t);               /* waits for a fire running now */
+  free(ct);
 }
 
 struct chan *timer_after (int64_t ns) {
-  struct after *a = malloc(sizeof *a);
-  struct chan *c = chan_new(1);
-  if (!a || !c) { free(a); if (c) chan_release(c); return NULL; }
-  chan_retain(c);                         /* one for the timer */
-  a->c = c;
-  a->next = NULL;
-  a->t.when = go_now() + (ns > 0 ? ns : 0);
-  a->t.period = 0;
-  a->t.fire = after_fire;
-  a->t.ud = a;
-  a->t.hidx = 0;
-  if (timer_start(&a->t) != GO_OK) {
-    chan_release(c); chan_release(c); free(a);
+  struct chan *c = timerchan(ns);
+  if (c && timer_start(&c->timer->t) != GO_OK) { chan_release(c); c = NULL; }
+  return c;
+}
+
+static void gtimer_destroy (struct obj *o) {
+  struct gtimer *g = (struct gtimer *)o;
+  if (g->c) chan_release(g->c);     /* its ctimer goes with the channel */
+  else {                            /* unarmed: the heap would hold 'g' */
+    GOCHAN_ASSERT(g->ct->t.hidx == 0);
+    g->ct->drop(g->ct->arg);
+    free(g->ct);
+  }
+  free(g);
+}
+
+struct gtimer *gtimer_new (int64_t ns) {
+  struct gtimer *g = malloc(sizeof *g);
+  struct chan *c = g ? timerchan(ns) : NULL;
+  if (!c) { free(g); return NULL; }
+  obj_init(&g->hdr, OBJ_TIMER, gtimer_destroy, sizeof *g + sizeof *g->ct);
+  g->c = c;
+  g->ct = c->timer;
+  if (timer_start(&g->ct->t) != GO_OK) { obj_release(&g->hdr); return NULL; }
+  return g;
+}
+
+struct gtimer *gtimer_func (int64_t ns, void (*run) (void *arg),
+                            void (*drop) (void *arg), void *arg) {
+  struct gtimer *g = malloc(sizeof *g);
+  struct ctimer *ct = g ? ctimer_new(ns) : NULL;
+  if (!ct) { free(g); return NULL; }
+  ct->t.fire = func_fire;
+  ct->holder = &g->hdr;
+  ct->run = run;
+  ct->drop = drop;
+  ct->arg = arg;
+  obj_init(&g->hdr, OBJ_TIMER, gtimer_destroy, sizeof *g + sizeof *ct);
+  g->c = NULL;
+  g->ct = ct;
+  obj_retain(&g->hdr);              /* the heap's */
+  if (timer_start(&ct->t) != GO_OK) {
+    obj_count(OBJ_TIMER, -1);       /* never was: 'arg' stays the caller's */
+    free(ct); free(g);
     return NULL;
   }
-  return c;
+  return g;
+}
+
+struct chan *gtimer_chan (struct gtimer *g) { return g->c; }
+
+bool gtimer_stop (struct gtimer *g) {
+  struct obj *unheld = NULL;
+  pthread_mutex_lock(&tmu);
+  bool active = stop_locked(g->ct, &unheld);
+  pthread_mutex_unlock(&tmu);
+  if (unheld) obj_release(unheld);  /* not the last: the caller holds 'g' */
+  return active;
+}
+
+gostatus gtimer_reset (struct gtimer *g, int64_t ns, bool *active) {
+  struct ctimer *ct = g->ct;
+  pthread_once(&tcv_once, init_cv);
+  pthread_mutex_lock(&tmu);
+  if (ct->t.hidx == 0 && !heap_reserve()) {
+    pthread_mutex_unlock(&tmu);
+    return GO_NOMEM;                /* nothing changed */
+  }
+  struct obj *unheld = NULL;
+  *active = stop_locked(ct, &unheld);
+  ct->t.when = go_now() + (ns > 0 ? ns : 0);
+  gostatus st = arm(&ct->t);        /* room reserved: only the thread may fail */
+  if (st == GO_OK && ct->holder) {  /* the heap holds it again */
+    if (unheld) unheld = NULL;
+    else obj_retain(ct->holder);
+  }
+  pthread_mutex_unlock(&tmu);
+  if (unheld) obj_release(unheld);
+  return st;
 }
 
 /* ---- ticker ---- */
@@ -246,10 +422,13 @@ struct ticker {
   struct obj hdr;
   struct timer t;             /* not a reference: destroy stops it */
   struct chan *c;
+  double last;                /* tmu: the last tick sent on 'c' ('has': */
+  bool has;                   /* it may still be in the buffer) */
 };
 
 static void tick (struct timer *t, int64_t now) {
-  send_now(((struct ticker *)t->ud)->c, now);
+  struct ticker *tk = t->ud;
+  send_now(tk->c, now, &tk->last, &tk->has);
 }
 
 static void ticker_destroy (struct obj *o) {
@@ -266,6 +445,7 @@ struct ticker *ticker_new (int64_t period) {
   if (!tk || !c) { free(tk); if (c) chan_release(c); return NULL; }
   obj_init(&tk->hdr, OBJ_TICKER, ticker_destroy, sizeof *tk);
   tk->c = c;
+  tk->has = false;
   tk->t.period = period;
   tk->t.when = go_now() + period;
   tk->t.fire = tick;
@@ -280,6 +460,22 @@ struct ticker *ticker_new (int64_t period) {
 
 struct chan *ticker_chan (struct ticker *tk) { return tk->c; }
 void ticker_stop (struct ticker *tk) { timer_stop(&tk->t); }
+
+gostatus ticker_reset (struct ticker *tk, int64_t period) {
+  pthread_once(&tcv_once, init_cv);
+  pthread_mutex_lock(&tmu);
+  if (tk->t.hidx == 0 && !heap_reserve()) {
+    pthread_mutex_unlock(&tmu);
+    return GO_NOMEM;                /* nothing changed */
+  }
+  if (tk->t.hidx != 0) heap_remove(&tk->t);
+  discard(tk->c, &tk->last, &tk->has);   /* a stale tick */
+  tk->t.period = period;
+  tk->t.when = go_now() + period;
+  gostatus st = arm(&tk->t);
+  pthread_mutex_unlock(&tmu);
+  return st;
+}
 
 /* ---- sleep and shutdown ---- */
 
@@ -299,15 +495,17 @@ void timer_shutdown (void) {
   pthread_mutex_unlock(&tmu);
   pthread_join(tthread, NULL);
   pthread_mutex_lock(&tmu);
-  /* Disarm everything. 'after' timers are owned by the heap: free them;
-  ** tickers and task timers belong to their owners, who may still call
-  ** timer_stop (a no-op now). */
+  /* Disarm everything. Every timer belongs to its owner, who may still
+  ** stop it (a no-op now); the heap's references to func timers, and
+  ** those of 'due', are released without calling their functions. */
+  struct ctimer *held = due;
+  due = NULL;
   while (hlen > 0) {
     struct timer *t = heap[hlen - 1];
     heap_remove(t);
-    if (t->fire == after_fire) {
-      struct after *a = t->ud;
-      a->next = graveyard; graveyard = a;
+    if (t->fire == func_fire) {
+      struct ctimer *ct = t->ud;
+      ct->next = held; held = ct;
     }
   }
   free(heap);
@@ -315,5 +513,9 @@ void timer_shutdown (void) {
   thread_running = false;
   stopping = false;
   pthread_mutex_unlock(&tmu);
-  bury();
+  while (held) {
+    struct ctimer *next = held->next;
+    obj_release(held->holder);
+    held = next;
+  }
 }

@@ -32,6 +32,22 @@ const char *tvalue_str (const struct tvalue *v, size_t *len) {
   }
 }
 
+gostatus tvalue_copy (struct tvalue *dst, const struct tvalue *src) {
+  switch (src->tt) {
+    case TV_LSTR: return tvalue_setstr(dst, src->u.ls.s, src->u.ls.len);
+    case TV_OBJ: tvalue_setobj(dst, src->u.o); return GO_OK;
+    case TV_BUF: {
+      const struct tbuf *b = src->u.buf;
+      struct tbuf *nb = tbuf_new(b->data, b->len, b->objs, b->nobj, b->flags);
+      if (!nb) { dst->tt = TV_NIL; return GO_NOMEM; }
+      dst->tt = TV_BUF;
+      dst->u.buf = nb;
+      return GO_OK;
+    }
+    default: *dst = *src; return GO_OK;
+  }
+}
+
 void tvalue_clear (struct tvalue *v) {
   switch (v->tt) {
     case TV_LSTR: free(v->u.ls.s); break;

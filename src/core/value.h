@@ -66,6 +66,10 @@ gostatus tvalue_setstr (struct tvalue *v, const char *s, size_t len);
 /* The bytes of a TV_SSTR/TV_LSTR; NULL for other types. */
 const char *tvalue_str (const struct tvalue *v, size_t *len);
 
+/* A copy of 'src' in 'dst' (new references, new buffers): 'src' may be
+** used again. GO_NOMEM leaves 'dst' nil. */
+gostatus tvalue_copy (struct tvalue *dst, const struct tvalue *src);
+
 /* Release what 'v' owns and leave it nil. Never fails. */
 void tvalue_clear (struct tvalue *v);
 

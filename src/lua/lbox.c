@@ -195,6 +195,10 @@ void lbox_adopt (lua_State *L, struct obj **box, struct obj *o) {
     lbox_push(L, (struct obj *)ticker_chan((struct ticker *)o));
     lua_setiuservalue(L, -2, 1);
   }
+  if (o->type == OBJ_TIMER && gtimer_chan((struct gtimer *)o)) {  /* t.c */
+    lbox_push(L, (struct obj *)gtimer_chan((struct gtimer *)o));
+    lua_setiuservalue(L, -2, 1);
+  }
 }
 
 void lbox_push (lua_State *L, struct obj *o) {

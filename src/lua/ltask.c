@@ -366,6 +366,72 @@ int ltask_spawn (lua_State *L, int first, struct waitgroup *wg) {
   return 1;                     /* box */
 }
 
+/* gochan.after_func's function and arguments, packed once and started
+** as a new task each time its timer fires. */
+struct lspawner {
+  struct tvalue *vals;          /* the function, then its arguments */
+  int n;
+  struct paths *paths;          /* the caller's package paths (or NULL) */
+};
+
+void ltask_spawner_free (void *p) {
+  struct lspawner *sp = p;
+  clear_vals(sp->vals, sp->n);
+  free(sp->vals);
+  taskstate_unref(sp->paths);
+  free(sp);
+}
+
+struct lspawner *ltask_spawner (lua_State *L, int first) {
+  int n = lua_gettop(L) - first + 1;
+  if (lua_type(L, first) != LUA_TFUNCTION)
+    luaL_typeerror(L, first, "function");
+  gostatus st = sched_start(atomic_load(&config_workers), &hooks);
+  if (st != GO_OK) lg_raise(L, st);
+  struct lspawner *sp = calloc(1, sizeof *sp);
+  struct tvalue *vals = calloc((size_t)n, sizeof *vals);
+  if (!sp || !vals) { free(sp); free(vals); lg_raise(L, GO_NOMEM); }
+  sp->vals = vals;              /* all nil: ltask_spawner_free may clear */
+  sp->n = n;
+  for (int i = 0; i < n; i++) {
+    char root[32];
+    if (i == 0) snprintf(root, sizeof root, "function");
+    else snprintf(root, sizeof root, "argument #%d", i + 1);
+    if (!transfer_pack(L, first + i, &vals[i], root)) {
+      ltask_spawner_free(sp);
+      lg_packerror(L);
+    }
+  }
+  sp->paths = taskstate_paths(L);
+  return sp;
+}
+
+void ltask_spawner_run (void *p) {
+  struct lspawner *sp = p;
+  struct ltask *lt = calloc(1, sizeof *lt);
+  struct tvalue *vals = calloc((size_t)sp->n, sizeof *vals);
+  struct task *t = lt && vals ? task_new(lt) : NULL;
+  if (!t) {
+    free(lt); free(vals);
+    fprintf(stderr, "gochan: after_func: cannot start the task: not enough memory\n");
+    return;
+  }
+  lt->t = t;
+  lt->vals = vals;              /* all nil: free_ltask may clear them */
+  lt->nvals = sp->n;
+  lt->nargs = sp->n - 1;
+  lt->paths = taskstate_ref(sp->paths);
+  gostatus st = GO_OK;
+  for (int i = 0; i < sp->n && st == GO_OK; i++)
+    st = tvalue_copy(&vals[i], &sp->vals[i]);
+  if (st == GO_OK) st = sched_spawn(t);
+  if (st != GO_OK) {
+    if (st == GO_NOMEM) report_failure(t, "cannot start the task: not enough memory");
+    abandon(t, lt, NULL, 0);
+  }
+  obj_release(&t->hdr);
+}
+
 /* gochan.go(fn, ...) -> task */
 static int lgochan_go (lua_State *L) {
   return ltask_spawn(L, 1, NULL);

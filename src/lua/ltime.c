@@ -1,5 +1,6 @@
 /*
-** ltime.c: gochan.sleep, gochan.after, gochan.ticker and gochan.now.
+** ltime.c: gochan.sleep, gochan.after, gochan.ticker, gochan.timer,
+** gochan.after_func and gochan.now.
 ** Durations are float seconds in Lua and int64 nanoseconds in the core.
 */
 #include <math.h>
@@ -78,6 +79,18 @@ static int lgochan_ticker (lua_State *L) {
   return 1;
 }
 
+/* tk:reset(seconds): the next tick one new interval from now; a tick
+** still in tk.c is dropped. */
+static int lticker_reset (lua_State *L) {
+  struct ticker *tk = checkticker(L, 1);
+  int64_t ns = checkduration(L, 2);
+  if (!(lua_tonumber(L, 2) > 0)) return luaL_typeerror(L, 2, "positive number");
+  if (ns < 1) ns = 1;
+  gostatus st = ticker_reset(tk, ns);
+  if (st != GO_OK) return lg_raise(L, st);
+  return 0;
+}
+
 /* tk:stop(): no tick is sent after it returns; tk.c stays open. */
 static int lticker_stop (lua_State *L) {
   ticker_stop(checkticker(L, 1));
@@ -103,6 +116,90 @@ static int lticker__tostring (lua_State *L) {
   return 1;
 }
 
+/* ---- timers you can stop (timer.h: gtimer) ---- */
+
+static struct gtimer *checktimer (lua_State *L, int arg) {
+  return (struct gtimer *)lbox_check(L, arg, OBJ_TIMER);
+}
+
+/* gochan.timer(seconds) -> t; t.c gets gochan.now() once. */
+static int lgochan_timer (lua_State *L) {
+  int64_t ns = checkduration(L, 1);
+  struct obj **box = lbox_new(L, OBJ_TIMER);      /* box */
+  struct gtimer *g = gtimer_new(ns);
+  if (!g) return lg_raise(L, GO_NOMEM);            /* box stays empty */
+  lbox_adopt(L, box, (struct obj *)g);              /* sets t.c */
+  return 1;
+}
+
+/* gochan.after_func(seconds, fn, ...) -> t: fn(...) runs as a new task
+** when t fires. */
+static int lgochan_after_func (lua_State *L) {
+  int64_t ns = checkduration(L, 1);
+  struct obj **box = lbox_new(L, OBJ_TIMER);      /* box */
+  lua_insert(L, 1);                               /* box seconds fn ... */
+  struct lspawner *sp = ltask_spawner(L, 3);      /* may raise: nothing held */
+  struct gtimer *g = gtimer_func(ns, ltask_spawner_run, ltask_spawner_free,
+                                 sp);
+  if (!g) {
+    ltask_spawner_free(sp);
+    return lg_raise(L, GO_NOMEM);
+  }
+  lua_settop(L, 1);                               /* box */
+  lbox_adopt(L, box, (struct obj *)g);
+  return 1;
+}
+
+/* t:stop() -> boolean: true if no value of this arming had been received
+** (a value still in t.c is taken out); after it, none is. */
+static int ltimer_stop (lua_State *L) {
+  lua_pushboolean(L, gtimer_stop(checktimer(L, 1)));
+  return 1;
+}
+
+/* t:reset(seconds) -> boolean: t:stop(), then armed again. */
+static int ltimer_reset (lua_State *L) {
+  struct gtimer *g = checktimer(L, 1);
+  int64_t ns = checkduration(L, 2);
+  bool active = false;
+  gostatus st = gtimer_reset(g, ns, &active);
+  if (st != GO_OK) return lg_raise(L, st);
+  lua_pushboolean(L, active);
+  return 1;
+}
+
+/* t.c is the box in the timer box's user value (nil for after_func);
+** anything else is a method (upvalue 1: the method table). */
+static int ltimer__index (lua_State *L) {
+  checktimer(L, 1);
+  const char *k = lua_tostring(L, 2);
+  if (lua_type(L, 2) == LUA_TSTRING && k[0] == 'c' && k[1] == '\0') {
+    lua_getiuservalue(L, 1, 1);
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  return 1;
+}
+
+static int ltimer__tostring (lua_State *L) {
+  lua_pushfstring(L, "gochan.timer %p", (void *)checktimer(L, 1));
+  return 1;
+}
+
+void ltimer_meta (lua_State *L) {
+  static const luaL_Reg timer_methods[] = {
+    {"stop", ltimer_stop}, {"reset", ltimer_reset}, {NULL, NULL}
+  };
+  lbox_newmetatable(L, GOCHAN_TIMER_MT);      /* mt */
+  lua_pushcfunction(L, ltimer__tostring);
+  lua_setfield(L, -2, "__tostring");
+  luaL_newlib(L, timer_methods);
+  lua_pushcclosure(L, ltimer__index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
 /* gochan.now() -> seconds (monotonic, float) */
 static int lgochan_now (lua_State *L) {
   lua_pushnumber(L, (lua_Number)go_now() / 1e9);
@@ -111,7 +208,7 @@ static int lgochan_now (lua_State *L) {
 
 void lticker_meta (lua_State *L) {
   static const luaL_Reg ticker_methods[] = {
-    {"stop", lticker_stop}, {NULL, NULL}
+    {"stop", lticker_stop}, {"reset", lticker_reset}, {NULL, NULL}
   };
   lbox_newmetatable(L, GOCHAN_TICKER_MT);     /* mt */
   lua_pushcfunction(L, lticker__tostring);
@@ -124,5 +221,6 @@ void lticker_meta (lua_State *L) {
 
 const luaL_Reg ltime_funcs[] = {
   {"sleep", lgochan_sleep}, {"after", lgochan_after},
-  {"ticker", lgochan_ticker}, {"now", lgochan_now}, {NULL, NULL}
+  {"ticker", lgochan_ticker}, {"now", lgochan_now},
+  {"timer", lgochan_timer}, {"after_func", lgochan_after_func}, {NULL, NULL}
 };

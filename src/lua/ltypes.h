@@ -18,6 +18,7 @@ struct waitgroup;
 #define GOCHAN_MUTEX_MT     "gochan.mutex"
 #define GOCHAN_ATOMIC_MT    "gochan.atomic"
 #define GOCHAN_TICKER_MT    "gochan.ticker"
+#define GOCHAN_TIMER_MT     "gochan.timer"
 #define GOCHAN_TASK_MT      "gochan.task"
 #define GOCHAN_ONCE_MT      "gochan.once"
 #define GOCHAN_RWMUTEX_MT   "gochan.rwmutex"
@@ -42,7 +43,8 @@ void lsem_meta (lua_State *L);
 extern const luaL_Reg lxsync_funcs[];  /* once rwmutex cond semaphore */
 /* ltime.c */
 void lticker_meta (lua_State *L);
-extern const luaL_Reg ltime_funcs[];          /* sleep after ticker now */
+void ltimer_meta (lua_State *L);
+extern const luaL_Reg ltime_funcs[];  /* sleep after ticker now timer after_func */
 /* ltask.c */
 void ltask_meta (lua_State *L);
 extern const luaL_Reg ltask_funcs[];          /* go config tasks print */
@@ -50,6 +52,14 @@ extern const luaL_Reg ltask_funcs[];          /* go config tasks print */
 ** task, with wg:go's waitgroup 'wg' (or NULL): add(1) now, done() when
 ** the task ends. Leaves the task box on top; 1. */
 int ltask_spawn (lua_State *L, int first, struct waitgroup *wg);
+/* gochan.after_func's task maker: packs the function at 'first' and its
+** arguments above it (raising, with nothing held, on a refusal), started
+** as a new task by each ltask_spawner_run (any thread, no Lua state: the
+** timer thread) until ltask_spawner_free. */
+struct lspawner;
+struct lspawner *ltask_spawner (lua_State *L, int first);
+void ltask_spawner_run (void *sp);
+void ltask_spawner_free (void *sp);
 
 /* The module's entry point, the only exported symbol of core.so. */
 LUAMOD_API __attribute__((visibility("default")))

@@ -31,7 +31,8 @@ static const struct ltype types[OBJ_NTYPES] = {
   [OBJ_RWMUTEX] = { GOCHAN_RWMUTEX_MT, lrwmutex_meta },
   [OBJ_COND] = { GOCHAN_COND_MT, lcond_meta },
   [OBJ_SEM] = { GOCHAN_SEM_MT, lsem_meta },
-  [OBJ_TASK] = { GOCHAN_TASK_MT, ltask_meta }
+  [OBJ_TASK] = { GOCHAN_TASK_MT, ltask_meta },
+  [OBJ_TIMER] = { GOCHAN_TIMER_MT, ltimer_meta }
 };
 
 /* The module functions of each type file. */
@@ -130,7 +131,8 @@ static int lgochan_live (lua_State *L) {
     [OBJ_WAITGROUP] = "waitgroup", [OBJ_MUTEX] = "mutex",
     [OBJ_ONCE] = "once", [OBJ_RWMUTEX] = "rwmutex", [OBJ_COND] = "cond",
     [OBJ_SEM] = "semaphore",
-    [OBJ_ATOMIC] = "atomic", [OBJ_TICKER] = "ticker", [OBJ_TASK] = "task"
+    [OBJ_ATOMIC] = "atomic", [OBJ_TICKER] = "ticker", [OBJ_TASK] = "task",
+    [OBJ_TIMER] = "timer"
   };
   long total = 0;
   lua_createtable(L, 0, OBJ_NTYPES);

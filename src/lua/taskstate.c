@@ -35,6 +35,11 @@ struct paths {
 static golock pathmu;                 /* guards 'lastpaths' (one reference) */
 static struct paths *lastpaths;
 
+struct paths *taskstate_ref (struct paths *ps) {
+  if (ps) atomic_fetch_add_explicit(&ps->refs, 1, memory_order_relaxed);
+  return ps;
+}
+
 void taskstate_unref (struct paths *ps) {
   if (ps && atomic_fetch_sub_explicit(&ps->refs, 1, memory_order_acq_rel) == 1) {
     free(ps->path);

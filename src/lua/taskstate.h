@@ -15,6 +15,7 @@
 ** gets package's defaults). Release with taskstate_unref. */
 struct paths *taskstate_paths (lua_State *L);
 void taskstate_unref (struct paths *ps);          /* NULL: nothing */
+struct paths *taskstate_ref (struct paths *ps);   /* one more; returns ps */
 
 /* The first slice of 'lt': make its state (lt->L) and decode its function
 ** and arguments onto it (lt->co then set; lt->vals left for the caller to
