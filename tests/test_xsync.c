@@ -4,9 +4,12 @@
 ** a writer that gives up lets them in, unlock errors), cond (signal wakes
 ** one, broadcast all, no lost signal between unlock and wait, relock on
 ** timeout, not locked), semaphore (weights, FIFO, try while others wait,
-** a head that gives up lets smaller ones through, release errors).
+** a head that gives up lets smaller ones through, release errors), and
+** each of them waiting with a context (context.h's hook): a cancel ends
+** the wait with nothing taken and lets through whoever it held up.
 */
 #include "check.h"
+#include "context.h"
 #include "sync.h"
 #include "xsync.h"
 
@@ -465,6 +468,188 @@ static void test_sem_bound (void) {
   CHECK_RELEASE(s);
 }
 
+/* ---------------------------- contexts ---------------------------- */
+
+/* ctx_wait's begin/finish shapes over the four kinds of wait. */
+struct semreq { struct gsem *s; int64_t k; };
+static gostatus semreq_begin (void *o, struct waiter *w, struct op *op) {
+  struct semreq *r = o;
+  return sem_begin(r->s, r->k, w, op);
+}
+static gostatus semreq_finish (void *o, struct waiter *w, struct op *op) {
+  return sem_finish(((struct semreq *)o)->s, w, op);
+}
+static gostatus wl_begin (void *o, struct waiter *w, struct op *op) {
+  return rw_lock_begin(o, w, op);
+}
+static gostatus wl_finish (void *o, struct waiter *w, struct op *op) {
+  return rw_lock_finish(o, w, op);
+}
+static gostatus cw_begin (void *o, struct waiter *w, struct op *op) {
+  return cond_begin(o, w, op);
+}
+static gostatus cw_finish (void *o, struct waiter *w, struct op *op) {
+  return cond_finish(o, w, op);
+}
+static gostatus ow_begin (void *o, struct waiter *w, struct op *op) {
+  return once_begin(o, w, op);
+}
+static gostatus ow_finish (void *o, struct waiter *w, struct op *op) {
+  return once_finish(o, w, op);
+}
+
+struct ctxarg {
+  struct context *ctx;
+  ctx_beginfn begin, finish;
+  void *o;
+  gostatus st;
+};
+
+static void *ctx_waiter (void *arg) {
+  struct ctxarg *a = arg;
+  a->st = ctx_wait(a->ctx, check_in_ms(LONG_MS), "test", a->begin,
+                   a->finish, a->o);
+  return NULL;
+}
+
+/* A writer waiting with a context that is canceled takes nothing and lets
+** in the reader it held back. */
+static void test_ctx_rw (void) {
+  struct grwmutex *rw = rw_new();
+  struct context *ctx = ctx_new(ctx_background(), GO_NEVER);
+  atomic_int order = 0;
+  CHECK_EQ_ST(rw_rlock(rw, GO_NOW), GO_OK);
+  struct ctxarg w = { ctx, wl_begin, wl_finish, rw, GO_OK };
+  pthread_t tw, tr;
+  CHECK_SPAWN(&tw, ctx_waiter, &w);
+  CHECK_UNTIL(rw_nwriters(rw) == 1);
+  struct rwarg r = { rw, false, GO_OK, &order, -1 };
+  CHECK_SPAWN(&tr, rw_taker, &r);
+  CHECK_UNTIL(rw_nreaders(rw) == 1);
+  CHECK(ctx_cancel(ctx, CTX_CANCELED, NULL));
+  CHECK_JOIN(tw);
+  CHECK_EQ_ST(w.st, GO_CTXDONE);
+  CHECK_JOIN(tr);
+  CHECK_EQ_ST(r.st, GO_OK);
+  CHECK_EQ_INT(rw_readers(rw), 2);
+  CHECK(!rw_islocked(rw));
+  CHECK_EQ_INT(rw_nwriters(rw), 0);
+  /* done on entry: gives up at once even though it could lock */
+  CHECK_EQ_ST(rw_runlock(rw), GO_OK);
+  CHECK_EQ_ST(rw_runlock(rw), GO_OK);
+  CHECK_EQ_ST(ctx_wait(ctx, GO_NEVER, "test", wl_begin, wl_finish, rw),
+              GO_CTXDONE);
+  CHECK(!rw_islocked(rw));
+  ctx_release(ctx);
+  CHECK_RELEASE(rw);
+}
+
+/* The head of the semaphore's queue gives up through its context: the
+** smaller request behind it is granted. */
+static void test_ctx_sem (void) {
+  struct gsem *s = sem_new(4);
+  struct context *ctx = ctx_new(ctx_background(), GO_NEVER);
+  atomic_int order = 0;
+  CHECK(sem_tryacquire(s, 2));
+  struct semreq req = { s, 4 };
+  struct ctxarg big = { ctx, semreq_begin, semreq_finish, &req, GO_OK };
+  pthread_t tb, ts;
+  CHECK_SPAWN(&tb, ctx_waiter, &big);
+  CHECK_UNTIL(sem_nwaiters(s) == 1);
+  struct semarg small = { s, 2, GO_OK, &order, -1 };
+  CHECK_SPAWN(&ts, sem_taker, &small);
+  CHECK_UNTIL(sem_nwaiters(s) == 2);
+  CHECK(ctx_cancel(ctx, CTX_CANCELED, NULL));
+  CHECK_JOIN(tb);
+  CHECK_EQ_ST(big.st, GO_CTXDONE);
+  CHECK_JOIN(ts);
+  CHECK_EQ_ST(small.st, GO_OK);
+  CHECK_EQ_INT(sem_held(s), 4);
+  CHECK_EQ_INT(sem_nwaiters(s), 0);
+  ctx_release(ctx);
+  CHECK_RELEASE(s);
+}
+
+struct racearg { struct context *ctx; atomic_int *go; };
+
+static void *race_cancel (void *arg) {
+  struct racearg *a = arg;
+  while (!atomic_load(a->go)) cpu_relax();
+  ctx_cancel(a->ctx, CTX_CANCELED, NULL);
+  return NULL;
+}
+
+/* A release racing a cancel: the waiter is granted its unit or gives it
+** up, never both (what is held says which). */
+static void test_ctx_sem_race (void) {
+  struct gsem *s = sem_new(1);
+  int granted = 0, gaveup = 0;
+  for (int round = 0; round < (CHECK_TSAN ? 100 : 1000); round++) {
+    struct context *ctx = ctx_new(ctx_background(), GO_NEVER);
+    CHECK(sem_tryacquire(s, 1));
+    struct semreq req = { s, 1 };
+    struct ctxarg w = { ctx, semreq_begin, semreq_finish, &req, GO_OK };
+    atomic_int go = 0;
+    struct racearg ra = { ctx, &go };
+    pthread_t tw, tc;
+    CHECK_SPAWN(&tw, ctx_waiter, &w);
+    CHECK_UNTIL(sem_nwaiters(s) == 1);
+    CHECK_SPAWN(&tc, race_cancel, &ra);
+    atomic_store(&go, 1);
+    CHECK_EQ_ST(sem_release(s, 1), GO_OK);
+    CHECK_JOIN(tw);
+    CHECK_JOIN(tc);
+    if (w.st == GO_OK) { granted++; CHECK_EQ_INT(sem_held(s), 1); }
+    else {
+      gaveup++;
+      CHECK_EQ_ST(w.st, GO_CTXDONE);
+      CHECK_EQ_INT(sem_held(s), 0);
+    }
+    if (sem_held(s) == 1) CHECK_EQ_ST(sem_release(s, 1), GO_OK);
+    CHECK_EQ_INT(sem_nwaiters(s), 0);
+    ctx_release(ctx);
+  }
+  CHECK_EQ_INT(granted + gaveup, CHECK_TSAN ? 100 : 1000);
+  CHECK_RELEASE(s);
+}
+
+/* A cond waiter whose context is canceled leaves the queue (a later
+** signal is not spent on it); a once waiter likewise. */
+static void test_ctx_cond_once (void) {
+  struct gmutex *m = mutex_new();
+  struct gcond *c = cond_new((struct obj *)m);
+  struct context *ctx = ctx_new(ctx_background(), GO_NEVER);
+  CHECK_EQ_ST(mutex_lock(m, GO_NOW), GO_OK);
+  struct ctxarg w = { ctx, cw_begin, cw_finish, c, GO_OK };
+  pthread_t tw;
+  CHECK_SPAWN(&tw, ctx_waiter, &w);
+  CHECK_UNTIL(cond_nwaiters(c) == 1);       /* queued, and unlocked it */
+  CHECK(!mutex_islocked(m));
+  CHECK(ctx_cancel(ctx, CTX_CANCELED, NULL));
+  CHECK_JOIN(tw);
+  CHECK_EQ_ST(w.st, GO_CTXDONE);
+  CHECK_EQ_INT(cond_nwaiters(c), 0);
+  CHECK_EQ_ST(cond_relock(c), GO_OK);      /* what the binding does next */
+  CHECK_EQ_ST(mutex_unlock(m), GO_OK);
+  ctx_release(ctx);
+  CHECK_RELEASE(c);
+  CHECK_RELEASE(m);
+
+  struct gonce *o = once_new();
+  ctx = ctx_new(ctx_background(), GO_NEVER);
+  CHECK(once_enter(o));
+  struct ctxarg ow = { ctx, ow_begin, ow_finish, o, GO_OK };
+  CHECK_SPAWN(&tw, ctx_waiter, &ow);
+  CHECK_UNTIL(once_nwaiters(o) == 1);
+  CHECK(ctx_cancel(ctx, CTX_CANCELED, NULL));
+  CHECK_JOIN(tw);
+  CHECK_EQ_ST(ow.st, GO_CTXDONE);
+  CHECK_EQ_INT(once_nwaiters(o), 0);
+  once_done(o);
+  ctx_release(ctx);
+  CHECK_RELEASE(o);
+}
+
 int main (void) {
   check_init();
   RUN(test_once_racing);
@@ -480,5 +665,9 @@ int main (void) {
   RUN(test_sem_fifo);
   RUN(test_sem_head_gives_up);
   RUN(test_sem_bound);
+  RUN(test_ctx_rw);
+  RUN(test_ctx_sem);
+  RUN(test_ctx_sem_race);
+  RUN(test_ctx_cond_once);
   return check_done();
 }
