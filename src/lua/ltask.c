@@ -382,8 +382,8 @@ void ltask_spawner_free (void *p) {
   free(sp);
 }
 
-struct lspawner *ltask_spawner (lua_State *L, int first) {
-  int n = lua_gettop(L) - first + 1;
+struct lspawner *ltask_spawner (lua_State *L, int first, int last) {
+  int n = last - first + 1;
   if (lua_type(L, first) != LUA_TFUNCTION)
     luaL_typeerror(L, first, "function");
   gostatus st = sched_start(atomic_load(&config_workers), &hooks);

@@ -136,17 +136,17 @@ static int lgochan_timer (lua_State *L) {
 ** when t fires. */
 static int lgochan_after_func (lua_State *L) {
   int64_t ns = checkduration(L, 1);
-  struct obj **box = lbox_new(L, OBJ_TIMER);      /* box */
-  lua_insert(L, 1);                               /* box seconds fn ... */
-  struct lspawner *sp = ltask_spawner(L, 3);      /* may raise: nothing held */
+  luaL_checktype(L, 2, LUA_TFUNCTION);            /* while nothing is above */
+  int last = lua_gettop(L);
+  struct obj **box = lbox_new(L, OBJ_TIMER);      /* seconds fn ... box */
+  struct lspawner *sp = ltask_spawner(L, 2, last);  /* may raise: nothing held */
   struct gtimer *g = gtimer_func(ns, ltask_spawner_run, ltask_spawner_free,
                                  sp);
   if (!g) {
     ltask_spawner_free(sp);
     return lg_raise(L, GO_NOMEM);
   }
-  lua_settop(L, 1);                               /* box */
-  lbox_adopt(L, box, (struct obj *)g);
+  lbox_adopt(L, box, (struct obj *)g);            /* box on top */
   return 1;
 }
 

@@ -53,11 +53,11 @@ extern const luaL_Reg ltask_funcs[];          /* go config tasks print */
 ** the task ends. Leaves the task box on top; 1. */
 int ltask_spawn (lua_State *L, int first, struct waitgroup *wg);
 /* gochan.after_func's task maker: packs the function at 'first' and its
-** arguments above it (raising, with nothing held, on a refusal), started
-** as a new task by each ltask_spawner_run (any thread, no Lua state: the
-** timer thread) until ltask_spawner_free. */
+** arguments up to 'last' (raising, with nothing held, on a refusal),
+** started as a new task by each ltask_spawner_run (any thread, no Lua
+** state: the timer thread) until ltask_spawner_free. */
 struct lspawner;
-struct lspawner *ltask_spawner (lua_State *L, int first);
+struct lspawner *ltask_spawner (lua_State *L, int first, int last);
 void ltask_spawner_run (void *sp);
 void ltask_spawner_free (void *sp);
 
