@@ -241,9 +241,9 @@ describe("ch:send()", function()
   it("rejects a timeout that is not a number", function()
     local ch = gochan.chan(1)
     assert.has_error(function() ch:send(1, "x") end,
-      "bad argument #2 to 'send' (number expected, got string)")
+      "bad argument #2 to 'send' (number or gochan.context expected, got string)")
     assert.has_error(function() ch:send(1, {}) end,
-      "bad argument #2 to 'send' (number expected, got table)")
+      "bad argument #2 to 'send' (number or gochan.context expected, got table)")
     assert.equal(0, #ch)
   end)
 
@@ -364,9 +364,9 @@ describe("ch:recv()", function()
     local ch = gochan.chan(1)
     ch:send("kept")
     assert.has_error(function() ch:recv("x") end,
-      "bad argument #1 to 'recv' (number expected, got string)")
+      "bad argument #1 to 'recv' (number or gochan.context expected, got string)")
     assert.has_error(function() ch:recv(true) end,
-      "bad argument #1 to 'recv' (number expected, got boolean)")
+      "bad argument #1 to 'recv' (number or gochan.context expected, got boolean)")
     assert.same({ "kept" }, drain(ch))
   end)
 

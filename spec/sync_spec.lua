@@ -168,7 +168,7 @@ describe("gochan.waitgroup", function()
       local wg = gochan.waitgroup()
       wg:add()
       assert.has_error(function() wg:wait("x") end,
-        "bad argument #1 to 'wait' (number expected, got string)")
+        "bad argument #1 to 'wait' (number or gochan.context expected, got string)")
       assert.has_error(function() wg:wait(-1) end,
         "bad argument #1 to 'wait' (non-negative number expected, got number)")
       assert.has_error(function() wg:wait(0 / 0) end,

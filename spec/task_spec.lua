@@ -404,7 +404,7 @@ describe("task:join()", function()
   it("rejects a bad timeout", function()
     local t = gochan.go(function() end)
     assert.has_error(function() t:join("soon") end,
-      "bad argument #1 to 'join' (number expected, got string)")
+      "bad argument #1 to 'join' (number or gochan.context expected, got string)")
     t:join(T)
   end)
 

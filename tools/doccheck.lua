@@ -16,6 +16,7 @@ local VARS = {
   ["gochan.chan"] = "ch", ["gochan.task"] = "task",
   ["gochan.waitgroup"] = "wg", ["gochan.mutex"] = "mu",
   ["gochan.atomic"] = "a", ["gochan.ticker"] = "tk",
+  ["gochan.context"] = "ctx",
   ["gochan.timer"] = "t",
   ["gochan.once"] = "o", ["gochan.rwmutex"] = "rw", ["gochan.cond"] = "c",
   ["gochan.semaphore"] = "sem",

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include "context.h"
 #include "scheduler.h"
 
 #define MAXW 256                    /* workers, spares included */
@@ -211,6 +212,8 @@ void sched_foreach (void (*fn) (void *, uint64_t, const char *, const char *),
 
 static void task_destroy (struct obj *o) {
   struct task *t = (struct task *)o;
+  free(t->cancelmsg);
+  if (t->ctx) ctx_release(t->ctx);
   for (int i = 0; i < t->nres; i++) tvalue_clear(&t->res[i]);
   free(t->res);
   free(t);
@@ -225,6 +228,8 @@ struct task *task_new (void *ud) {
   atomic_init(&t->status, TASK_RUNNING);
   atomic_init(&t->blocked, false);
   atomic_init(&t->waiting, NULL);
+  atomic_init(&t->canceled, false);
+  atomic_init(&t->cop, NULL);
   op_init(&t->op);
   t->ud = ud;
   golock_init(&t->jmu);
@@ -295,6 +300,9 @@ static void thread_park (struct op *op, bool parking) {
     if (atomic_load(&shutting)) {
       if (op_cancel(op, GO_SHUTDOWN)) op_wake(op);   /* op_park returns */
     }
+    else if (t && atomic_load(&t->canceled)) {      /* set under jmu */
+      if (op_cancel(op, GO_CANCELED)) op_wake(op);
+    }
     else if (t) {
       t->tpark = op;
       atomic_store(&t->waiting, self_what ? self_what : op->what);
@@ -311,15 +319,89 @@ static void thread_park (struct op *op, bool parking) {
 
 int task_status (struct task *t) { return atomic_load(&t->status); }
 
-void task_finish (struct task *t, bool failed, struct tvalue *res, int nres) {
+void task_finish_status (struct task *t, int status, struct tvalue *res,
+                         int nres) {
   t->res = res;
   t->nres = nres;
   golock_lock(&t->jmu);
-  atomic_store_explicit(&t->status, failed ? TASK_FAILED : TASK_DONE,
-                        memory_order_release);
+  atomic_store_explicit(&t->status, status, memory_order_release);
   struct waiter *list = waitq_claim_all(&t->joiners, GO_OK, NULL);
+  struct context *ctx = t->ctx;   /* fixed once set; 't' holds it */
   golock_unlock(&t->jmu);
   waiters_wake(list);
+  if (ctx) ctx_cancel(ctx, CTX_CANCELED, NULL);
+}
+
+void task_finish (struct task *t, bool failed, struct tvalue *res, int nres) {
+  task_finish_status(t, failed ? TASK_FAILED : TASK_DONE, res, nres);
+}
+
+/*
+** Canceling a parked task. A canceler may cancel t->op only while the
+** task is parked on it, never the op of a later call: the task publishes
+** &t->op in 'cop' (task_parking) before it yields and takes it back
+** (task_resumed) before it prepares another op. A canceler swaps 'cop'
+** for COP_BUSY, cancels that op, and stores COP_DONE; a task that takes
+** back COP_BUSY waits for that store. The canceler's store of 'canceled'
+** and the task's store of 'cop' are seq_cst, each followed by a load of
+** the other: one of the two sees the other, so no park is missed (both
+** may try the op: op_cancel lets one win).
+*/
+#define COP_BUSY ((struct op *)1)
+#define COP_DONE ((struct op *)2)
+
+static void cancel_parked (struct task *t) {
+  struct op *op = atomic_load(&t->cop);
+  while (op != NULL && op != COP_BUSY && op != COP_DONE &&
+         !atomic_compare_exchange_weak(&t->cop, &op, COP_BUSY))
+    ;
+  if (op == NULL || op == COP_BUSY || op == COP_DONE) return;
+  if (op_cancel(op, GO_CANCELED)) op_wake(op);
+  atomic_store(&t->cop, COP_DONE);
+}
+
+void task_parking (struct task *t) {
+  atomic_store(&t->cop, &t->op);
+  if (atomic_load(&t->canceled)) cancel_parked(t);
+}
+
+void task_resumed (struct task *t) {
+  if (atomic_exchange(&t->cop, NULL) != COP_BUSY) return;
+  while (atomic_load(&t->cop) != COP_DONE) cpu_relax();
+  atomic_store(&t->cop, NULL);
+}
+
+bool task_cancel (struct task *t, char *msg) {
+  golock_lock(&t->jmu);
+  if (atomic_load(&t->canceled) || atomic_load(&t->status) != TASK_RUNNING) {
+    golock_unlock(&t->jmu);
+    free(msg);
+    return false;
+  }
+  t->cancelmsg = msg;
+  atomic_store(&t->canceled, true);
+  struct op *tp = t->tpark;                  /* a thread form, parked */
+  if (tp && op_cancel(tp, GO_CANCELED)) op_wake(tp);
+  struct context *ctx = t->ctx;
+  golock_unlock(&t->jmu);
+  cancel_parked(t);                          /* a yield, parked */
+  if (ctx) ctx_cancel(ctx, CTX_CANCELED, NULL);
+  return true;
+}
+
+struct context *task_context (struct task *t) {
+  golock_lock(&t->jmu);
+  struct context *ctx = t->ctx;
+  bool made = false;
+  if (!ctx && (ctx = ctx_new(ctx_background(), GO_NEVER)) != NULL) {
+    t->ctx = ctx;
+    made = true;
+  }
+  bool over = atomic_load(&t->canceled) ||
+              atomic_load(&t->status) != TASK_RUNNING;
+  golock_unlock(&t->jmu);
+  if (made && over) ctx_cancel(ctx, CTX_CANCELED, NULL);
+  return ctx;
 }
 
 gostatus task_join_begin (struct task *t, struct waiter *w, struct op *op) {

@@ -19,7 +19,8 @@
 #include "waitq.h"
 
 enum { RUN_PARK, RUN_YIELD, RUN_DONE };           /* what a slice ended in */
-enum { TASK_RUNNING = 0, TASK_DONE, TASK_FAILED };  /* task->status */
+enum { TASK_RUNNING = 0, TASK_DONE, TASK_FAILED,   /* task->status */
+       TASK_CANCELED };
 enum { PS_RUNNING = 0, PS_PARKED, PS_WOKEN };      /* task->pstate */
 
 struct task {
@@ -55,6 +56,17 @@ struct task {
   struct waitq joiners;
   struct tvalue *res;
   int nres;
+  /* Cancellation (task_cancel). 'canceled' is set once, under 'jmu', after
+  ** 'cancelmsg' (read-only then; freed with the task). 'cop' is the op a
+  ** canceler may cancel: &op while the task is parked in a yield (set by
+  ** the task, task_parking), COP_BUSY while a canceler works on it, else
+  ** NULL or COP_DONE; see sched.c. 'ctx' (gochan.context()): made on
+  ** demand under 'jmu', one reference, canceled when the task is canceled
+  ** or ends. */
+  atomic_bool canceled;
+  char *cancelmsg;
+  _Atomic(struct op *) cop;
+  struct context *ctx;
 };
 
 struct sched_hooks {
@@ -109,6 +121,34 @@ gostatus task_join_finish (struct task *t, struct waiter *w, struct op *op);
 /* The thread form (as wg_wait): GO_OK once 't' has ended, GO_AGAIN or
 ** GO_TIMEOUT if 'deadline' came first, or why the wait was cancelled. */
 gostatus task_join (struct task *t, int64_t deadline);
+
+/* Ask 't' to stop: its error message 'msg' (malloc'd, taken over; freed
+** here if 't' is already canceled or has ended: then nothing happens and
+** false is returned). Cancels the op it is parked on now (a yield, or the
+** thread form: 'tpark') with GO_CANCELED and its context (task_context).
+** Every later blocking call of 't' sees task_canceled. */
+bool task_cancel (struct task *t, char *msg);
+static inline bool task_canceled (struct task *t) {
+  return atomic_load_explicit(&t->canceled, memory_order_acquire);
+}
+/* The error message once canceled ("canceled" or "canceled: <cause>"). */
+static inline const char *task_cancelmsg (struct task *t) {
+  return task_canceled(t) ? t->cancelmsg : NULL;
+}
+/* The running task is about to yield parked on t->op (the binding's
+** lpark, after *_begin): from here a cancel may cancel that op. If the
+** task was canceled already, the op is cancelled now (its wake-up
+** queued), so the park ends at once with GO_CANCELED. */
+void task_parking (struct task *t);
+/* Resumed from that park: no canceler touches t->op after this returns. */
+void task_resumed (struct task *t);
+/* The task's own context (gochan.context()): canceled when 't' is
+** canceled or ends; made on first call. Borrowed (valid while 't' is);
+** NULL when out of memory. */
+struct context *task_context (struct task *t);
+/* task_finish with a status: TASK_DONE, TASK_FAILED or TASK_CANCELED. */
+void task_finish_status (struct task *t, int status, struct tvalue *res,
+                         int nres);
 
 /* The thread form of a blocking call (op_park) is about to run on this
 ** thread: what it waits on ("recv on gochan.chan": a static string; NULL

@@ -10,6 +10,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include "lbox.h"
+#include "context.h"
+#include "scheduler.h"
 #include "timer.h"
 #include "transfer.h"
 
@@ -266,6 +268,12 @@ int lg_raise (lua_State *L, gostatus st) {
     case GO_NEGATIVE: return luaL_error(L, "negative WaitGroup counter");
     case GO_NOTLOCKED: return luaL_error(L, "unlock of unlocked mutex");
     case GO_SHUTDOWN: return luaL_error(L, "gochan runtime is shutting down");
+    case GO_CANCELED: {           /* no position: the task's own message */
+      struct task *t = sched_current();
+      const char *msg = t ? task_cancelmsg(t) : NULL;
+      lua_pushstring(L, msg ? msg : "canceled");
+      return lua_error(L);
+    }
     default: return luaL_error(L, "gochan: %s", go_strstatus(st));
   }
 }
@@ -275,6 +283,44 @@ int lg_packerror (lua_State *L) {
   lua_insert(L, -2);
   lua_concat(L, 2);
   return lua_error(L);
+}
+
+/* ---- contexts and cancellation at a blocking call ---- */
+
+void lg_optwait (lua_State *L, int arg, int64_t *deadline,
+                 struct context **ctx) {
+  *ctx = NULL;
+  struct obj *o = lbox_to(L, arg);
+  if (o && o->type == OBJ_CONTEXT) {
+    *deadline = GO_NEVER;
+    *ctx = (struct context *)o;
+    return;
+  }
+  int t = lua_type(L, arg);
+  if (t != LUA_TNUMBER && t > LUA_TNIL)
+    luaL_typeerror(L, arg, "number or gochan.context");
+  *deadline = lg_optdeadline(L, arg);
+}
+
+struct context *lg_optctx (lua_State *L, int arg) {
+  if (lua_isnoneornil(L, arg)) return NULL;
+  struct obj *o = lbox_to(L, arg);
+  if (!o || o->type != OBJ_CONTEXT)
+    luaL_typeerror(L, arg, "gochan.context");
+  return (struct context *)o;
+}
+
+void lg_pushctxerr (lua_State *L, struct context *ctx) {
+  switch (ctx ? ctx_err(ctx) : CTX_LIVE) {
+    case CTX_CANCELED: lua_pushliteral(L, "context canceled"); break;
+    case CTX_DEADLINE: lua_pushliteral(L, "context deadline exceeded"); break;
+    default: lua_pushnil(L); break;
+  }
+}
+
+void lg_checkcancel (lua_State *L) {
+  struct task *t = sched_current();
+  if (t && task_canceled(t)) lg_raise(L, GO_CANCELED);
 }
 
 void lg_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {

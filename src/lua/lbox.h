@@ -80,4 +80,26 @@ void lg_pack (lua_State *L, int idx, struct tvalue *tv, const char *root);
 /* Raise the refusal message transfer_pack left on top. Never returns. */
 int lg_packerror (lua_State *L);
 
+/*
+** Contexts and task cancellation at a blocking call (context.h).
+** lg_optwait reads the last argument of a call that takes "a timeout
+** (number) or a context": none/nil -> GO_NEVER and NULL; a number as
+** lg_optdeadline; a gochan.context -> GO_NEVER and that context
+** (borrowed: its box stays on the stack); else "bad argument #arg to 'f'
+** (number or gochan.context expected, got X)". lg_optctx: a context or
+** nothing (select, lock). A call given a context that is done already
+** gives up at once (ctx_done), before trying anything.
+*/
+struct context;
+void lg_optwait (lua_State *L, int arg, int64_t *deadline,
+                 struct context **ctx);
+struct context *lg_optctx (lua_State *L, int arg);
+/* Push the context's err() string ("context canceled", "context deadline
+** exceeded") or nil while it is live. */
+void lg_pushctxerr (lua_State *L, struct context *ctx);
+/* On entry to every blocking call: in a task that was canceled, raise its
+** cancel error (lg_raise(L, GO_CANCELED)). Cheap: a thread-local read and
+** a load. */
+void lg_checkcancel (lua_State *L);
+
 #endif

@@ -1,7 +1,9 @@
 /*
 ** lchan.c: gochan.chan and the channel methods (send, recv, try_*, close,
 ** len, cap, range), from any state: a task parks (lpark.h), anything else
-** blocks its thread. Values cross by transfer.h.
+** blocks its thread. Values cross by transfer.h. A blocking call takes a
+** context where it takes a timeout (the context is one more case of its
+** wait: context.h).
 */
 #include <lua.h>
 #include <lauxlib.h>
@@ -9,6 +11,7 @@
 #include "lpark.h"
 #include "transfer.h"
 #include "chan.h"
+#include "context.h"
 
 /* Larger capacities are refused by the core (chan.h CHAN_MAX_CAP);
 ** checked here too so the error can say why. */
@@ -16,6 +19,15 @@
 
 static struct chan *checkchan (lua_State *L, int arg) {
   return (struct chan *)lbox_check(L, arg, OBJ_CHAN);
+}
+
+/* Stack slot of the timeout or context of send (SENDWAIT) and recv. */
+enum { SENDWAIT = 3, RECVWAIT = 2 };
+
+/* The context at 'arg' (checked by lg_optwait already), or NULL. */
+static struct context *ctxat (lua_State *L, int arg) {
+  struct obj *o = lbox_to(L, arg);
+  return o && o->type == OBJ_CONTEXT ? (struct context *)o : NULL;
 }
 
 /*
@@ -28,6 +40,10 @@ static int sendresult (lua_State *L, gostatus st, struct tvalue *v) {
   switch (st) {
     case GO_OK: lua_pushboolean(L, 1); return 1;
     case GO_AGAIN: case GO_TIMEOUT: lua_pushboolean(L, 0); return 1;
+    case GO_CTXDONE:                      /* false, err */
+      lua_pushboolean(L, 0);
+      lg_pushctxerr(L, ctxat(L, SENDWAIT));
+      return 2;
     case GO_CLOSED: return luaL_error(L, "send on closed channel");
     default: return lg_raise(L, st);
   }
@@ -46,6 +62,11 @@ static int recvresult (lua_State *L, gostatus st, struct tvalue *v, bool ok) {
       lua_pushnil(L);
       lua_pushnil(L);
       return 2;
+    case GO_CTXDONE:                      /* nil, nil, err */
+      lua_pushnil(L);
+      lua_pushnil(L);
+      lg_pushctxerr(L, ctxat(L, RECVWAIT));
+      return 3;
     default:
       return lg_raise(L, st);            /* '*v' is nil: nothing came */
   }
@@ -87,10 +108,10 @@ static int recvparked (lua_State *L, struct ltask *lt, gostatus st, int i) {
 }
 
 /* One send or recv case in the running task (room for it made by the
-** caller): its results now, by 'now', or it parks, with 'parked' (never
-** returns then). */
+** caller), with its context or NULL: its results now, by 'now', or it
+** parks, with 'parked' (never returns then). */
 static int taskop (lua_State *L, struct ltask *lt, struct chan *c, int dir,
-                   struct tvalue *v, int64_t deadline,
+                   struct tvalue *v, int64_t deadline, struct context *ctx,
                    int (*now) (lua_State *, gostatus, struct tvalue *, bool),
                    lpark_result parked) {
   struct selcase *cs = lt->cs;
@@ -98,29 +119,60 @@ static int taskop (lua_State *L, struct ltask *lt, struct chan *c, int dir,
   cs->dir = dir;
   cs->v = *v;
   cs->ok = false;
-  lpark_prepare(lt, dir == SEL_SEND ? "send on gochan.chan"
-                                    : "recv on gochan.chan");
+  lpark_prepctx(lt, dir == SEL_SEND ? "send on gochan.chan"
+                                    : "recv on gochan.chan", ctx);
   int chosen;
   gostatus st = sel_begin(cs, 1, lt->ws, &lt->t->op, true, &chosen);
   if (st == GO_AGAIN) return lpark(L, lt, PEND_SEL, NULL, deadline, parked);
   return now(L, st, &cs->v, cs->ok);
 }
 
-/* ch:send(v [, timeout]) -> true | false */
+/* The thread form of one case with a context (ctx_wait's begin and
+** finish): a one-case select. */
+struct onecase { struct selcase sc; struct waiter w; int chosen; };
+
+static gostatus onecase_begin (void *o, struct waiter *w, struct op *op) {
+  struct onecase *k = o;
+  (void)w;
+  return sel_begin(&k->sc, 1, &k->w, op, true, &k->chosen);
+}
+
+static gostatus onecase_finish (void *o, struct waiter *w, struct op *op) {
+  struct onecase *k = o;
+  (void)w;
+  return sel_finish(&k->sc, 1, &k->w, op, &k->chosen);
+}
+
+/* ch:send(v [, timeout | ctx]) -> true | false | false, err */
 static int lchan_send (lua_State *L) {
+  lg_checkcancel(L);
   struct chan *c = checkchan(L, 1);
-  int64_t deadline = lg_optdeadline(L, 3);  /* may raise: nothing held */
+  int64_t deadline;
+  struct context *ctx;
+  lg_optwait(L, SENDWAIT, &deadline, &ctx);  /* may raise: nothing held */
+  struct tvalue v = TVALUE_NIL;
+  if (ctx_done(ctx)) return sendresult(L, GO_CTXDONE, &v);
   struct ltask *lt = go_mayblock(deadline) ? lpark_current(L) : NULL;
   if (lt) lpark_cases(L, lt, 1);                 /* may raise: nothing held */
-  struct tvalue v = TVALUE_NIL;
   lg_pack(L, 2, &v, "value");               /* may raise: nothing held */
   if (lt) {
     gostatus st = chan_try_send(c, &v);          /* the common case: done */
     if (st != GO_AGAIN) return sendresult(L, st, &v);
-    return taskop(L, lt, c, SEL_SEND, &v, deadline, sendnow, sendparked);
+    return taskop(L, lt, c, SEL_SEND, &v, deadline, ctx, sendnow,
+                  sendparked);
   }
   sched_blocking("send on gochan.chan");
-  gostatus st = chan_send(c, &v, deadline);
+  gostatus st;
+  if (ctx) {
+    st = chan_try_send(c, &v);
+    if (st == GO_AGAIN) {
+      struct onecase k = { .sc = { .c = c, .dir = SEL_SEND, .v = v } };
+      st = ctx_wait(ctx, deadline, "send on gochan.chan", onecase_begin,
+                    onecase_finish, &k);
+      v = k.sc.v;             /* nil if taken; the caller's value otherwise */
+    }
+  }
+  else st = chan_send(c, &v, deadline);
   sched_blocking(NULL);
   return sendresult(L, st, &v);
 }
@@ -133,21 +185,34 @@ static int lchan_try_send (lua_State *L) {
   return sendresult(L, chan_send(c, &v, GO_NOW), &v);
 }
 
-/* ch:recv([timeout]) -> v, true | nil, false | nil, nil */
+/* ch:recv([timeout | ctx]) -> v, true | nil, false | nil, nil
+** | nil, nil, err */
 static int lchan_recv (lua_State *L) {
+  lg_checkcancel(L);
   struct chan *c = checkchan(L, 1);
-  int64_t deadline = lg_optdeadline(L, 2);
+  int64_t deadline;
+  struct context *ctx;
+  lg_optwait(L, RECVWAIT, &deadline, &ctx);
   struct tvalue v = TVALUE_NIL;
   bool ok = false;
+  if (ctx_done(ctx)) return recvresult(L, GO_CTXDONE, &v, ok);
   gostatus st = chan_try_recv(c, &v, &ok);       /* the common case: done */
   if (st != GO_AGAIN || deadline == GO_NOW) return recvresult(L, st, &v, ok);
   struct ltask *lt = go_mayblock(deadline) ? lpark_current(L) : NULL;
   if (lt) {
     lpark_cases(L, lt, 1);                       /* may raise: nothing held */
-    return taskop(L, lt, c, SEL_RECV, &v, deadline, recvresult, recvparked);
+    return taskop(L, lt, c, SEL_RECV, &v, deadline, ctx, recvresult,
+                  recvparked);
   }
   sched_blocking("recv on gochan.chan");
-  st = chan_recv(c, &v, &ok, deadline);          /* (tries once more) */
+  if (ctx) {
+    struct onecase k = { .sc = { .c = c, .dir = SEL_RECV } };
+    st = ctx_wait(ctx, deadline, "recv on gochan.chan", onecase_begin,
+                  onecase_finish, &k);
+    v = k.sc.v;
+    ok = k.sc.ok;
+  }
+  else st = chan_recv(c, &v, &ok, deadline);     /* (tries once more) */
   sched_blocking(NULL);
   return recvresult(L, st, &v, ok);
 }
@@ -170,9 +235,11 @@ static int lchan_close (lua_State *L) {
   return 0;
 }
 
-/* The iterator of ch:range(): called by a generic for as next(ch, _).
-** Ends (returns nil) once the channel is closed and drained. */
+/* The iterator of ch:range([ctx]): called by a generic for as next(ch,
+** _), the context (or nil) its upvalue. Ends (returns nil) once the
+** channel is closed and drained, or the context is done. */
 static int rangeresult (lua_State *L, gostatus st, struct tvalue *v, bool ok) {
+  if (st == GO_CTXDONE) { lua_pushnil(L); return 1; }
   if (st != GO_OK) return lg_raise(L, st);
   if (!ok) { lua_pushnil(L); return 1; }
   if (v->tt == TV_NIL) return luaL_error(L, "range received nil");
@@ -186,26 +253,40 @@ static int rangeparked (lua_State *L, struct ltask *lt, gostatus st, int i) {
 }
 
 static int lchan_rangenext (lua_State *L) {
+  lg_checkcancel(L);
   struct chan *c = checkchan(L, 1);
+  struct context *ctx = ctxat(L, lua_upvalueindex(1));
   struct tvalue v = TVALUE_NIL;
   bool ok = false;
+  if (ctx_done(ctx)) return rangeresult(L, GO_CTXDONE, &v, ok);
   struct ltask *lt = lpark_current(L);
   if (lt) {
     gostatus st = chan_try_recv(c, &v, &ok);     /* the common case: done */
     if (st != GO_AGAIN) return rangeresult(L, st, &v, ok);
     lpark_cases(L, lt, 1);                       /* may raise: nothing held */
-    return taskop(L, lt, c, SEL_RECV, &v, GO_NEVER, rangeresult, rangeparked);
+    return taskop(L, lt, c, SEL_RECV, &v, GO_NEVER, ctx, rangeresult,
+                  rangeparked);
   }
   sched_blocking("recv on gochan.chan");
-  gostatus st = chan_recv(c, &v, &ok, GO_NEVER);
+  gostatus st;
+  if (ctx) {
+    struct onecase k = { .sc = { .c = c, .dir = SEL_RECV } };
+    st = ctx_wait(ctx, GO_NEVER, "recv on gochan.chan", onecase_begin,
+                  onecase_finish, &k);
+    v = k.sc.v;
+    ok = k.sc.ok;
+  }
+  else st = chan_recv(c, &v, &ok, GO_NEVER);
   sched_blocking(NULL);
   return rangeresult(L, st, &v, ok);
 }
 
-/* for v in ch:range() do ... end */
+/* for v in ch:range([ctx]) do ... end */
 static int lchan_range (lua_State *L) {
   checkchan(L, 1);
-  lua_pushcfunction(L, lchan_rangenext);
+  lg_optctx(L, 2);
+  lua_settop(L, 2);
+  lua_pushcclosure(L, lchan_rangenext, 1);    /* ch next */
   lua_pushvalue(L, 1);
   return 2;                                   /* next ch */
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <lua.h>
 #include "lbox.h"
+#include "context.h"
 #include "lpark.h"
 #include "sync.h"
 #include "xsync.h"
@@ -35,6 +36,12 @@ struct selcase *lpark_cases (lua_State *L, struct ltask *lt, int n) {
 void lpark_prepare (struct ltask *lt, const char *what) {
   task_prepare(lt->t);
   lt->t->op.what = what;          /* a static string: no formatting here */
+  lt->ctx = NULL;
+}
+
+void lpark_prepctx (struct ltask *lt, const char *what, struct context *ctx) {
+  lpark_prepare(lt, what);
+  lt->ctx = ctx;
 }
 
 /* Dequeue the pending call's waiters; the op is no longer open. */
@@ -81,7 +88,11 @@ static gostatus finish_pending (struct ltask *lt, int *chosen) {
 
 gostatus lpark_finish (struct ltask *lt, int *chosen) {
   task_disarm(lt->t);
-  return finish_pending(lt, chosen);
+  task_resumed(lt->t);
+  bool byctx = lt->ctx && ctx_finish(lt->ctx, &lt->cw, &lt->t->op);
+  gostatus st = finish_pending(lt, chosen);
+  if (byctx) { st = GO_CTXDONE; *chosen = -1; }
+  return st;
 }
 
 /* The continuation of every park: 'ctx' is the task's ltask. */
@@ -99,14 +110,23 @@ int lpark (lua_State *L, struct ltask *lt, int pend, struct obj *o,
   lt->pendobj = o;
   lt->result = result;
   lt->parking = true;
+  if (lt->ctx) ctx_begin(lt->ctx, &lt->cw, &lt->t->op);  /* GO_CTXDONE:
+                                           the op is closed and woken */
   task_arm(lt->t, deadline);
+  task_parking(lt->t);
   return lua_yieldk(L, 0, (lua_KContext)lt, resume_k);
 }
 
 int lpark_one (lua_State *L, struct ltask *lt, int pend, struct obj *o,
                int64_t deadline, const char *what, lpark_result result) {
+  return lpark_onectx(L, lt, pend, o, deadline, NULL, what, result);
+}
+
+int lpark_onectx (lua_State *L, struct ltask *lt, int pend, struct obj *o,
+                  int64_t deadline, struct context *ctx, const char *what,
+                  lpark_result result) {
   lpark_cases(L, lt, 1);                      /* may raise: nothing held */
-  lpark_prepare(lt, what);
+  lpark_prepctx(lt, what, ctx);
   lt->pendobj = o;
   struct waiter *w = lt->ws;
   struct op *op = &lt->t->op;

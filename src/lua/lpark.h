@@ -55,6 +55,10 @@ struct ltask {
   struct selcase *cs;      /* 'ncap' cases and waiters, reused */
   struct waiter *ws;
   int ncases, ncap;
+  struct context *ctx;     /* the pending call's context, or NULL (set by
+                              lpark_prepctx; borrowed from a box on the
+                              coroutine's stack) */
+  struct waiter cw;        /* its waiter on 'ctx' (context.h) */
 };
 
 /* The running task if 'L' may park by yielding here, else NULL. */
@@ -65,6 +69,24 @@ struct selcase *lpark_cases (lua_State *L, struct ltask *lt, int n);
 /* Prepare lt->t->op for a blocking call (before *_begin); 'what' is a
 ** static string, shown by gochan.tasks(). */
 void lpark_prepare (struct ltask *lt, const char *what);
+/*
+** Contexts: the same with the call's context 'ctx' (or NULL). Every kind
+** of wait takes one this way: lpark queues one more waiter of the op on
+** the context (ctx_begin) after the call's own *_begin queued its
+** waiters, and lpark_finish returns GO_CTXDONE when the context fired the
+** op (the call's own waiters are dequeued by its *_finish as usual, so a
+** *_finish must dequeue its waiter when the op fired through another case:
+** waitq_finish1 does). The caller checks ctx_done(ctx) on entry, before
+** it tries anything, and reports GO_CTXDONE as its API says. lpark also
+** checks task cancellation at every park (task_parking): a canceled task
+** ends its park at once with GO_CANCELED, which its result raises
+** (lg_raise); on entry the caller calls lg_checkcancel.
+*/
+void lpark_prepctx (struct ltask *lt, const char *what, struct context *ctx);
+/* lpark_one with a context. */
+int lpark_onectx (lua_State *L, struct ltask *lt, int pend, struct obj *o,
+                  int64_t deadline, struct context *ctx, const char *what,
+                  lpark_result result);
 /* Park after a *_begin returned GO_AGAIN: arm the timeout and yield. The
 ** task resumes in the one continuation, which returns
 ** result(L, lt, lpark_finish(lt, &chosen), chosen). Never returns. */

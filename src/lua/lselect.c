@@ -2,7 +2,8 @@
 ** lselect.c: gochan.select{...}, Go's select, from any state: a task
 ** parks (lpark.h), anything else blocks its thread. Cases are checked
 ** first (raising freely), then send values are packed, then one core
-** call; the outcome is translated in one place (selresult).
+** call; the outcome is translated in one place (selresult). A context
+** (the second argument) is one more case of the wait (context.h).
 */
 #include <stdio.h>
 #include <string.h>
@@ -12,12 +13,13 @@
 #include "transfer.h"
 #include "lpark.h"
 #include "select.h"
+#include "context.h"
 
 #define LSEL_STACK 8               /* cases held in a C array, no allocation */
 #define LSEL_MAX   (1 << 20)       /* more cases than this is surely a bug */
 
 /* Stack slots of lgochan_select. */
-enum { CASES = 1, DEFAULT = 2 };
+enum { CASES = 1, CTXARG = 2, DEFAULT = 3 };
 
 /* Push the string at 'idx' quoted as string.format's %q does (the whole
 ** string: an embedded zero is shown, not an end). */
@@ -176,9 +178,30 @@ static int selresult (lua_State *L, struct selcase *cs, int n, gostatus st,
       return lua_gettop(L) - base;
     case GO_CLOSED:
       return luaL_error(L, "send on closed channel");
+    case GO_CTXDONE: {                              /* nil, err */
+      struct obj *o = lbox_to(L, CTXARG);
+      lua_pushnil(L);
+      lg_pushctxerr(L, (struct context *)o);
+      return 2;
+    }
     default:
       return lg_raise(L, st);
   }
+}
+
+/* The thread form with a context (ctx_wait's begin and finish). */
+struct selwait { struct selcase *cs; int n; struct waiter *ws; int chosen; };
+
+static gostatus selw_begin (void *o, struct waiter *w, struct op *op) {
+  struct selwait *sw = o;
+  (void)w;
+  return sel_begin(sw->cs, sw->n, sw->ws, op, true, &sw->chosen);
+}
+
+static gostatus selw_finish (void *o, struct waiter *w, struct op *op) {
+  struct selwait *sw = o;
+  (void)w;
+  return sel_finish(sw->cs, sw->n, sw->ws, op, &sw->chosen);
 }
 
 /* The results of a task's select once it is resumed. */
@@ -216,11 +239,13 @@ static void packsends (lua_State *L, struct selcase *cs, int n) {
   }
 }
 
-/* gochan.select{ {"recv", ch[, fn]}, {"send", ch, v[, fn]}, ...,
-**                default = true | fn } -> i, ... | nil, ... */
+/* gochan.select({ {"recv", ch[, fn]}, {"send", ch, v[, fn]}, ...,
+**                 default = true | fn } [, ctx]) -> i, ... | nil, ...
+** | nil, err */
 static int lgochan_select (lua_State *L) {
   luaL_checktype(L, CASES, LUA_TTABLE);
-  lua_settop(L, CASES);
+  struct context *ctx = lg_optctx(L, CTXARG);
+  lua_settop(L, CTXARG);
   lua_pushliteral(L, "default");
   lua_rawget(L, CASES);                       /* slot DEFAULT */
   lua_Unsigned un = lua_rawlen(L, CASES);
@@ -228,22 +253,35 @@ static int lgochan_select (lua_State *L) {
   int n = (int)un;
   checkfields(L, n);
   bool dflt = lua_toboolean(L, DEFAULT);
+  if (dflt) ctx = NULL;                       /* it never waits */
+  else lg_checkcancel(L);                     /* a blocking call */
   struct selcase stackcs[LSEL_STACK];
   struct selcase *cs = stackcs;
   struct ltask *lt = dflt ? NULL : lpark_current(L);
   if (lt)                                     /* kept by the task across a park */
     cs = lpark_cases(L, lt, n);
-  else if (n > LSEL_STACK)                    /* anchored in slot 3 */
+  else if (n > LSEL_STACK)                    /* anchored in slot 4 */
     cs = (struct selcase *)lua_newuserdatauv(L, (size_t)n * sizeof *cs, 0);
   checkcases(L, cs, n);
+  struct waiter stackws[LSEL_STACK];          /* a thread's wait with ctx */
+  struct selwait sw = { cs, n, stackws, -1 };
+  if (!lt && ctx && n > LSEL_STACK)           /* may raise: nothing held */
+    sw.ws = lua_newuserdatauv(L, (size_t)n * sizeof *sw.ws, 0);
+  if (ctx_done(ctx)) return selresult(L, cs, n, GO_CTXDONE, -1);
   packsends(L, cs, n);
   int chosen = -1;
   gostatus st;
   if (lt) {
-    lpark_prepare(lt, "select");
+    lpark_prepctx(lt, "select", ctx);
     st = sel_begin(cs, n, lt->ws, &lt->t->op, true, &chosen);
     if (st == GO_AGAIN)
       return lpark(L, lt, PEND_SEL, NULL, GO_NEVER, selparked);
+  }
+  else if (ctx) {
+    sched_blocking("select");
+    st = ctx_wait(ctx, GO_NEVER, "select", selw_begin, selw_finish, &sw);
+    sched_blocking(NULL);
+    chosen = sw.chosen;
   }
   else {
     sched_blocking("select");

@@ -8,6 +8,7 @@
 #include "ltypes.h"
 #include "lpark.h"
 #include "sync.h"
+#include "context.h"
 
 #define MUTEX_CLOSER_MT "gochan.mutex.closer"
 
@@ -52,28 +53,53 @@ static int lwg_done (lua_State *L) {
   return addresult(L, wg_add(checkwg(L, 1), -1));
 }
 
-/* Outcome of a wait: true (zero reached) | false (timed out). 'lt' and
-** 'chosen' are unused (lpark's result shape; NULL and -1 elsewhere). */
+/* Outcome of a wait: true (zero reached) | false (timed out) | false,
+** err (its context, at 2, was done). 'lt' and 'chosen' are unused
+** (lpark's result shape; NULL and -1 elsewhere). */
 static int waitresult (lua_State *L, struct ltask *lt, gostatus st,
                        int chosen) {
   (void)lt; (void)chosen;
   switch (st) {
     case GO_OK: lua_pushboolean(L, 1); return 1;
     case GO_AGAIN: case GO_TIMEOUT: lua_pushboolean(L, 0); return 1;
+    case GO_CTXDONE:
+      lua_pushboolean(L, 0);
+      lg_pushctxerr(L, (struct context *)lbox_to(L, 2));
+      return 2;
     default: return lg_raise(L, st);
   }
 }
 
-/* wg:wait([timeout]) -> boolean */
+/* The begin/finish pairs of the thread forms with a context (ctx_wait) */
+static gostatus wg_b (void *o, struct waiter *w, struct op *op) {
+  return wg_begin(o, w, op);
+}
+static gostatus wg_f (void *o, struct waiter *w, struct op *op) {
+  return wg_finish(o, w, op);
+}
+static gostatus mutex_b (void *o, struct waiter *w, struct op *op) {
+  return mutex_begin(o, w, op);
+}
+static gostatus mutex_f (void *o, struct waiter *w, struct op *op) {
+  return mutex_finish(o, w, op);
+}
+
+/* wg:wait([timeout | ctx]) -> true | false | false, err */
 static int lwg_wait (lua_State *L) {
+  lg_checkcancel(L);
   struct waitgroup *wg = checkwg(L, 1);
-  int64_t deadline = lg_optdeadline(L, 2);
+  int64_t deadline;
+  struct context *ctx;
+  lg_optwait(L, 2, &deadline, &ctx);
+  if (ctx_done(ctx)) return waitresult(L, NULL, GO_CTXDONE, -1);
   struct ltask *lt = go_mayblock(deadline) ? lpark_current(L) : NULL;
   if (lt)
-    return lpark_one(L, lt, PEND_WG, (struct obj *)wg, deadline,
-                     "wait on gochan.waitgroup", waitresult);
+    return lpark_onectx(L, lt, PEND_WG, (struct obj *)wg, deadline, ctx,
+                        "wait on gochan.waitgroup", waitresult);
   sched_blocking("wait on gochan.waitgroup");
-  gostatus st = wg_wait(wg, deadline);
+  gostatus st = ctx ? ctx_wait(ctx, deadline, "wait on gochan.waitgroup",
+                               wg_b, wg_f, wg)
+                    : wg_wait(wg, deadline);
   sched_blocking(NULL);
   return waitresult(L, NULL, st, -1);
 }
@@ -127,29 +153,41 @@ static int unlockresult (lua_State *L, gostatus st) {
   return 0;
 }
 
-/* Outcome of a lock: the closer (for 'local _ <close> = mu:lock()').
-** 'lt' and 'chosen' are unused (lpark's result shape). */
+/* Outcome of a lock: the closer (for 'local _ <close> = mu:lock()'), or
+** nil, err when its context (at 2) was done first. 'lt' and 'chosen' are
+** unused (lpark's result shape). */
 static int lockresult (lua_State *L, struct ltask *lt, gostatus st,
                        int chosen) {
   (void)lt; (void)chosen;
+  if (st == GO_CTXDONE) {
+    lua_pushnil(L);
+    lg_pushctxerr(L, (struct context *)lbox_to(L, 2));
+    return 2;
+  }
   if (st != GO_OK) return lg_raise(L, st);
   pushcloser(L);
   return 1;
 }
 
-/* mu:lock() -> closer. The closer is made before blocking, so that once
-** the lock is held nothing can fail (raising with it held would leak it). */
+/* mu:lock([ctx]) -> closer | nil, err. The closer is made before
+** blocking, so that once the lock is held nothing can fail (raising with
+** it held would leak it). */
 static int lmutex_lock (lua_State *L) {
+  lg_checkcancel(L);
   struct gmutex *m = checkmutex(L, 1);
-  lua_settop(L, 1);
+  struct context *ctx = lg_optctx(L, 2);
+  lua_settop(L, 2);
   pushcloser(L);
   lua_pop(L, 1);
+  if (ctx_done(ctx)) return lockresult(L, NULL, GO_CTXDONE, -1);
   struct ltask *lt = lpark_current(L);
   if (lt)
-    return lpark_one(L, lt, PEND_MUTEX, (struct obj *)m, GO_NEVER,
-                     "lock on gochan.mutex", lockresult);
+    return lpark_onectx(L, lt, PEND_MUTEX, (struct obj *)m, GO_NEVER, ctx,
+                        "lock on gochan.mutex", lockresult);
   sched_blocking("lock on gochan.mutex");
-  gostatus st = mutex_lock(m, GO_NEVER);
+  gostatus st = ctx ? ctx_wait(ctx, GO_NEVER, "lock on gochan.mutex",
+                               mutex_b, mutex_f, m)
+                    : mutex_lock(m, GO_NEVER);
   sched_blocking(NULL);
   return lockresult(L, NULL, st, -1);
 }

@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include "ltypes.h"
 #include "lpark.h"
+#include "context.h"
 #include "sync.h"
 #include "xsync.h"
 #include "taskstate.h"
@@ -44,6 +45,7 @@ static void preempt_hook (lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
   struct task *t = sched_current();
+  if (t && task_canceled(t)) lg_raise(L, GO_CANCELED);  /* preemption point */
   if (t && sched_should_yield()) {
     struct ltask *lt = t->ud;
     if (L == lt->co && lua_isyieldable(L)) lua_yield(L, 0);
@@ -270,10 +272,15 @@ static int task_run (struct task *t) {
     }
     if (failed) { free(res); res = NULL; n = 0; }
   }
-  if (failed) fail_results(lt, &res, &n);
+  int status = failed ? TASK_FAILED : TASK_DONE;
+  if (failed && st != LUA_OK && ltask_endedbycancel(lt)) {
+    status = TASK_CANCELED;         /* not a failure: not reported */
+    ltask_cancelresults(lt, &res, &n);
+  }
+  else if (failed) fail_results(lt, &res, &n);
   t->ud = NULL;
   free_ltask(lt);                   /* closes the state: results are packed */
-  task_finish(t, failed, res, n);
+  task_finish_status(t, status, res, n);
   return RUN_DONE;
 }
 
@@ -446,8 +453,13 @@ static int joinresult (lua_State *L, struct task *t, gostatus st) {
     lua_pushliteral(L, "timeout");
     return 2;
   }
+  if (st == GO_CTXDONE) {                   /* nil, err */
+    lua_pushnil(L);
+    lg_pushctxerr(L, (struct context *)lbox_to(L, 2));
+    return 2;
+  }
   if (st != GO_OK) return lg_raise(L, st);
-  int failed = task_status(t) == TASK_FAILED;
+  int failed = task_status(t) >= TASK_FAILED;     /* or TASK_CANCELED */
   lua_pushboolean(L, !failed);
   luaL_checkstack(L, t->nres + 1, "too many results");
   for (int i = 0; i < t->nres; i++)
@@ -462,16 +474,35 @@ static int joinparked (lua_State *L, struct ltask *lt, gostatus st, int i) {
   return joinresult(L, (struct task *)lt->pendobj, st);
 }
 
-/* task:join([timeout]) -> true, ... | false, err, traceback | nil, "timeout" */
+static gostatus join_b (void *o, struct waiter *w, struct op *op) {
+  return task_join_begin(o, w, op);
+}
+static gostatus join_f (void *o, struct waiter *w, struct op *op) {
+  return task_join_finish(o, w, op);
+}
+
+/* task:join([timeout | ctx]) -> true, ... | false, err, traceback
+** | nil, "timeout" | nil, err */
 static int ltask_join (lua_State *L) {
+  lg_checkcancel(L);
   struct task *t = checktask(L, 1);
-  int64_t deadline = lg_optdeadline(L, 2);
+  int64_t deadline;
+  struct context *ctx;
+  lg_optwait(L, 2, &deadline, &ctx);
+  if (ctx_done(ctx)) return joinresult(L, t, GO_CTXDONE);
   if (task_status(t) != TASK_RUNNING) return joinresult(L, t, GO_OK);
   struct ltask *lt = go_mayblock(deadline) ? lpark_current(L) : NULL;
   if (lt && lt->t == t) return luaL_error(L, "a task cannot join itself");
   if (lt)
-    return lpark_one(L, lt, PEND_JOIN, &t->hdr, deadline,
-                     "join on gochan.task", joinparked);
+    return lpark_onectx(L, lt, PEND_JOIN, &t->hdr, deadline, ctx,
+                        "join on gochan.task", joinparked);
+  if (ctx) {
+    sched_blocking("join on gochan.task");
+    gostatus st = ctx_wait(ctx, deadline, "join on gochan.task", join_b,
+                           join_f, t);
+    sched_blocking(NULL);
+    return joinresult(L, t, st);
+  }
   return joinresult(L, t, task_join(t, deadline));
 }
 
@@ -479,6 +510,7 @@ static const char *statusname (struct task *t) {
   switch (task_status(t)) {
     case TASK_DONE: return "done";
     case TASK_FAILED: return "failed";
+    case TASK_CANCELED: return "canceled";
     default: return "running";
   }
 }
@@ -545,7 +577,8 @@ static int lgochan_tasks (lua_State *L) {
 }
 
 static const luaL_Reg task_methods[] = {
-  {"join", ltask_join}, {"status", ltask_status}, {NULL, NULL}
+  {"join", ltask_join}, {"status", ltask_status}, {"cancel", ltask_cancel},
+  {NULL, NULL}
 };
 
 static const luaL_Reg task_meta[] = {

@@ -9,6 +9,7 @@
 #include "ltypes.h"
 #include "chan.h"
 #include "lpark.h"
+#include "context.h"
 #include "timer.h"
 
 /* Longest duration handed to the core (~146 years): the timer adds it to
@@ -29,30 +30,52 @@ static int64_t checkduration (lua_State *L, int arg) {
   return (int64_t)(s * 1e9);
 }
 
-/* Outcome of a sleep: GO_OK when the time came. 'lt' and 'chosen' are
-** unused (lpark's result shape; NULL and -1 elsewhere). */
+/* Outcome of a sleep: true when the time came (GO_OK); nil, err when
+** its context (at 2) was done first. 'lt' and 'chosen' are unused
+** (lpark's result shape; NULL and -1 elsewhere). */
 static int sleepresult (lua_State *L, struct ltask *lt, gostatus st,
                         int chosen) {
   (void)lt; (void)chosen;
+  if (st == GO_CTXDONE) {
+    lua_pushnil(L);
+    lg_pushctxerr(L, (struct context *)lbox_to(L, 2));
+    return 2;
+  }
   if (st != GO_OK) return lg_raise(L, st);
-  return 0;
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
-/* gochan.sleep(seconds): a task parks (its worker runs others meanwhile),
-** any other thread blocks. */
+/* After sleep(0)'s yield: true. */
+static int slept_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* gochan.sleep(seconds [, ctx]) -> true | nil, err: a task parks (its
+** worker runs others meanwhile), any other thread blocks. */
 static int lgochan_sleep (lua_State *L) {
+  lg_checkcancel(L);
   int64_t ns = checkduration(L, 1);
+  struct context *ctx = lg_optctx(L, 2);
+  if (ctx_done(ctx)) return sleepresult(L, NULL, GO_CTXDONE, -1);
   struct ltask *lt = lpark_current(L);
-  if (ns == 0) {
-    if (lt) return lua_yield(L, 0); /* Go's Gosched: let others run */
-    return 0;
+  if (ns == 0) {                    /* Go's Gosched: let others run */
+    if (lt) return lua_yieldk(L, 0, 0, slept_k);
+    return sleepresult(L, NULL, GO_OK, -1);
   }
   if (lt) {                         /* a timer wakes it; the worker runs others */
-    lpark_prepare(lt, "sleep");
+    lpark_prepctx(lt, "sleep", ctx);
     return lpark(L, lt, PEND_SLEEP, NULL, go_now() + ns, sleepresult);
   }
   sched_blocking("sleep");
-  gostatus st = go_sleep_until(go_now() + ns);
+  gostatus st;
+  if (ctx) {
+    st = ctx_wait(ctx, go_now() + ns, "sleep", NULL, NULL, NULL);
+    if (st == GO_TIMEOUT) st = GO_OK;       /* the time came */
+  }
+  else st = go_sleep_until(go_now() + ns);
   sched_blocking(NULL);
   return sleepresult(L, NULL, st, -1);
 }

@@ -14,6 +14,7 @@
 struct waitgroup;
 
 #define GOCHAN_CHAN_MT      "gochan.chan"
+#define GOCHAN_CONTEXT_MT   "gochan.context"
 #define GOCHAN_WAITGROUP_MT "gochan.waitgroup"
 #define GOCHAN_MUTEX_MT     "gochan.mutex"
 #define GOCHAN_ATOMIC_MT    "gochan.atomic"
@@ -28,6 +29,11 @@ struct waitgroup;
 /* lchan.c */
 void lchan_meta (lua_State *L);
 extern const luaL_Reg lchan_funcs[];          /* chan */
+/* lcontext.c */
+void lcontext_meta (lua_State *L);
+extern const luaL_Reg lcontext_funcs[];  /* background with_cancel
+                                            with_timeout with_deadline
+                                            with_value */
 /* lselect.c */
 extern const luaL_Reg lselect_funcs[];        /* select */
 /* lsync.c */
@@ -52,6 +58,17 @@ extern const luaL_Reg ltask_funcs[];          /* go config tasks print */
 ** task, with wg:go's waitgroup 'wg' (or NULL): add(1) now, done() when
 ** the task ends. Leaves the task box on top; 1. */
 int ltask_spawn (lua_State *L, int first, struct waitgroup *wg);
+/* lcancel.c: task:cancel, gochan.context, and how a task that ended by
+** its cancel is told from one that failed (for ltask.c's slice) */
+extern const luaL_Reg lcancel_funcs[];        /* context */
+int ltask_cancel (lua_State *L);              /* task:cancel([cause]) */
+struct ltask;
+struct tvalue;
+/* The task's thread holds the error it ended with: is it its cancel? */
+bool ltask_endedbycancel (struct ltask *lt);
+/* Such a task's results for join (its message and traceback); closes its
+** pending to-be-closed variables; reports nothing. */
+void ltask_cancelresults (struct ltask *lt, struct tvalue **res, int *nres);
 /* gochan.after_func's task maker: packs the function at 'first' and its
 ** arguments up to 'last' (raising, with nothing held, on a refusal),
 ** started as a new task by each ltask_spawner_run (any thread, no Lua

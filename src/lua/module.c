@@ -23,6 +23,7 @@ static const char SENTINELKEY = 's';  /* userdata whose __gc counts us out */
 ** state builds a metatable when its first object of that type arrives. */
 static const struct ltype types[OBJ_NTYPES] = {
   [OBJ_CHAN] = { GOCHAN_CHAN_MT, lchan_meta },
+  [OBJ_CONTEXT] = { GOCHAN_CONTEXT_MT, lcontext_meta },
   [OBJ_WAITGROUP] = { GOCHAN_WAITGROUP_MT, lwg_meta },
   [OBJ_MUTEX] = { GOCHAN_MUTEX_MT, lmutex_meta },
   [OBJ_ATOMIC] = { GOCHAN_ATOMIC_MT, latomic_meta },
@@ -37,7 +38,7 @@ static const struct ltype types[OBJ_NTYPES] = {
 
 /* The module functions of each type file. */
 static const luaL_Reg *const funcs[] = {
-  lchan_funcs, lselect_funcs, lsync_funcs, lxsync_funcs, ltime_funcs,
+  lchan_funcs, lcontext_funcs, lcancel_funcs, lselect_funcs, lsync_funcs, lxsync_funcs, ltime_funcs,
   ltask_funcs
 };
 
