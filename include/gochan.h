@@ -112,6 +112,43 @@ size_t gochan_len (gochan_chan *c);
 size_t gochan_cap (gochan_chan *c);
 void gochan_value_free (gochan_value *v);    /* leaves it nil */
 
+/*
+** Notifiers: a file descriptor an event loop polls (epoll, poll, libuv's
+** uv_poll) instead of blocking on channels. It becomes readable whenever
+** a watched channel may have become ready: a value arrived (GOCHAN_RECV),
+** room appeared (GOCHAN_SEND), or it was closed (both). When it is
+** readable: gochan_notifier_clear, then drain the channels with timeout 0
+** (a change made before clear returns is in them; one made after makes
+** the fd readable again). It never becomes readable for a channel it does
+** not watch; a channel nobody watches pays nothing for the feature.
+*/
+typedef struct gochan_notifier gochan_notifier;
+typedef enum gochan_dir { GOCHAN_RECV = 1, GOCHAN_SEND = 2 } gochan_dir;
+
+/* A new notifier watching nothing; NULL with errno set (EMFILE...). The
+** fd is an eventfd on Linux, else (or built with GOCHAN_NOTIFY_PIPE) a
+** pipe's read end; non-blocking and close-on-exec either way. */
+gochan_notifier *gochan_notifier_new (void);
+/* The fd to poll for readability. Owned by the notifier: never close it
+** (gochan_notifier_free does). */
+int gochan_notifier_fd (gochan_notifier *n);
+/* Watch 'c' for 'dirs' (GOCHAN_RECV, GOCHAN_SEND or both); watching a
+** channel again adds directions. The notifier holds a reference to 'c'
+** until unwatch or free. A channel ready already in a watched direction
+** makes the fd readable at once. GOCHAN_INVALID: NULL, or 'dirs' not a
+** non-empty mix of the two; GOCHAN_NOMEM: nothing changed. */
+gochan_status gochan_notifier_watch (gochan_notifier *n, gochan_chan *c,
+                                     int dirs);
+/* Stop watching 'c' (every direction). GOCHAN_INVALID: NULL, or 'c' was
+** not watched. */
+gochan_status gochan_notifier_unwatch (gochan_notifier *n, gochan_chan *c);
+/* Make the fd unreadable until the next change. GOCHAN_INVALID with errno
+** set when the fd turned invalid (EBADF: something closed it). */
+gochan_status gochan_notifier_clear (gochan_notifier *n);
+/* Unwatch everything, close the fd and free the notifier (NULL: nothing).
+** Using it afterwards is undefined, as after free(). */
+void gochan_notifier_free (gochan_notifier *n);
+
 /* The Lua side. */
 int luaopen_gochan_core (lua_State *L);
 /* Push 'c' as a gochan channel (the same Lua value each time in a state). */

@@ -14,6 +14,7 @@ static void chan_destroy (struct obj *o) {
   /* refs == 0: nobody else can reach it, and no waiter can be queued
   ** (every waiter's owner holds a reference while it waits). */
   GOCHAN_ASSERT(waitq_empty(&c->recvq) && waitq_empty(&c->sendq));
+  GOCHAN_ASSERT(c->watch == NULL);      /* a watch holds a reference */
   if (c->timer) ctimer_gone(c->timer);  /* first: it may be sending now */
   for (size_t i = 0; i < c->len; i++)
     tvalue_clear(&c->buf[(c->head + i) % c->cap]);
@@ -38,6 +39,7 @@ struct chan *chan_new (size_t cap) {
   waitq_init(&c->sendq);
   c->closed = false;
   c->timer = NULL;
+  c->watch = NULL;
   return c;
 }
 
@@ -55,6 +57,7 @@ gostatus chan_step_send (struct chan *c, struct tvalue *v,
   else if (c->len < c->cap) {
     c->buf[(c->head + c->len) % c->cap] = *v;
     c->len++;
+    chan_changed(c, NOTE_RECV);
   }
   else return GO_AGAIN;
   tvalue_setnil(v);               /* moved into the channel */
@@ -74,7 +77,10 @@ gostatus chan_step_recv (struct chan *c, struct tvalue *out, bool *ok,
       waiter_fire(w, GO_OK);
       *wake = w->op;
     }
-    else c->len--;
+    else {
+      c->len--;
+      chan_changed(c, NOTE_SEND);
+    }
     c->head = (c->head + 1 == c->cap) ? 0 : c->head + 1;
     *ok = true;
   }
@@ -148,6 +154,7 @@ gostatus chan_close (struct chan *c) {
     *w->ok = false;
   }
   list = waitq_claim_all(&c->sendq, GO_CLOSED, list);
+  chan_changed(c, NOTE_RECV | NOTE_SEND);
   golock_unlock(&c->mu);
   waiters_wake(list);
   return GO_OK;

@@ -21,6 +21,9 @@ struct chan;
 /* A new channel with 'cap' buffer slots (0 = unbuffered), refs = 1.
 ** NULL when out of memory or cap > CHAN_MAX_CAP. */
 struct chan *chan_new (size_t cap);
+/* Directions in which a channel may be ready: to receive, to send (a
+** notifier's watch, notify.h; a change chan_impl.h's chan_changed reports). */
+enum { NOTE_RECV = 1, NOTE_SEND = 2 };
 static inline void chan_retain (struct chan *c) { obj_retain((struct obj *)c); }
 static inline void chan_release (struct chan *c) { obj_release((struct obj *)c); }
 

@@ -26,7 +26,17 @@ struct chan {
   struct ctimer *timer;         /* the timer that sends on it (timer.c), or
                                    NULL: set before the channel is shared,
                                    fixed after; the last release stops it */
+  struct notewatch *watch;      /* the notifiers watching it (notify.c),
+                                   NULL for almost every channel */
 };
+
+/* A change that may have made 'c' ready to receive (ev NOTE_RECV) or to
+** send (NOTE_SEND): tell its notifiers. c->mu held. An unwatched channel
+** pays this one test. */
+void notify_chan (struct chan *c, int ev);
+static inline void chan_changed (struct chan *c, int ev) {
+  if (__builtin_expect(c->watch != NULL, 0)) notify_chan(c, ev);
+}
 
 /* One step of a case; the caller holds c->mu (chan_try_send/_recv in
 ** chan.h take it themselves). GO_OK: done (a send moved '*v' out);

@@ -28,6 +28,8 @@ static inline void enqueue (struct selcase *sc, struct waiter *w,
                             struct op *op, int idx) {
   *w = (struct waiter){ .op = op, .val = &sc->v, .ok = &sc->ok, .idx = idx };
   waitq_push(queue_of(sc), w);
+  /* a blocked receiver is room to send; a blocked sender, a value */
+  chan_changed(sc->c, sc->dir == SEL_RECV ? NOTE_SEND : NOTE_RECV);
 }
 
 /* One channel: no ordering work at all (chan_send/chan_recv use this). */
