@@ -20,6 +20,7 @@ local VARS = {
   ["gochan.timer"] = "t",
   ["gochan.once"] = "o", ["gochan.rwmutex"] = "rw", ["gochan.cond"] = "c",
   ["gochan.semaphore"] = "sem",
+  ["gochan.notifier"] = "nt",
 }
 -- Fields reached through a function __index (tk.c), which pairs() cannot see.
 local FIELDS = { ["gochan.ticker"] = { "c" }, ["gochan.timer"] = { "c" } }

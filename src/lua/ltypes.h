@@ -25,6 +25,7 @@ struct waitgroup;
 #define GOCHAN_RWMUTEX_MT   "gochan.rwmutex"
 #define GOCHAN_COND_MT      "gochan.cond"
 #define GOCHAN_SEM_MT       "gochan.semaphore"
+#define GOCHAN_NOTIFIER_MT  "gochan.notifier"
 
 /* lchan.c */
 void lchan_meta (lua_State *L);
@@ -51,6 +52,9 @@ extern const luaL_Reg lxsync_funcs[];  /* once rwmutex cond semaphore */
 void lticker_meta (lua_State *L);
 void ltimer_meta (lua_State *L);
 extern const luaL_Reg ltime_funcs[];  /* sleep after ticker now timer after_func */
+/* lnotify.c */
+void lnotify_meta (lua_State *L);
+extern const luaL_Reg lnotify_funcs[];        /* notifier */
 /* ltask.c */
 void ltask_meta (lua_State *L);
 extern const luaL_Reg ltask_funcs[];          /* go config tasks print */

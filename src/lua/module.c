@@ -33,13 +33,14 @@ static const struct ltype types[OBJ_NTYPES] = {
   [OBJ_COND] = { GOCHAN_COND_MT, lcond_meta },
   [OBJ_SEM] = { GOCHAN_SEM_MT, lsem_meta },
   [OBJ_TASK] = { GOCHAN_TASK_MT, ltask_meta },
-  [OBJ_TIMER] = { GOCHAN_TIMER_MT, ltimer_meta }
+  [OBJ_TIMER] = { GOCHAN_TIMER_MT, ltimer_meta },
+  [OBJ_NOTIFIER] = { GOCHAN_NOTIFIER_MT, lnotify_meta }
 };
 
 /* The module functions of each type file. */
 static const luaL_Reg *const funcs[] = {
   lchan_funcs, lcontext_funcs, lcancel_funcs, lselect_funcs, lsync_funcs, lxsync_funcs, ltime_funcs,
-  ltask_funcs
+  ltask_funcs, lnotify_funcs
 };
 
 
@@ -133,7 +134,7 @@ static int lgochan_live (lua_State *L) {
     [OBJ_ONCE] = "once", [OBJ_RWMUTEX] = "rwmutex", [OBJ_COND] = "cond",
     [OBJ_SEM] = "semaphore",
     [OBJ_ATOMIC] = "atomic", [OBJ_TICKER] = "ticker", [OBJ_TASK] = "task",
-    [OBJ_TIMER] = "timer"
+    [OBJ_TIMER] = "timer", [OBJ_NOTIFIER] = "notifier"
   };
   long total = 0;
   lua_createtable(L, 0, OBJ_NTYPES);
