@@ -199,6 +199,68 @@ describe("examples/hello.lua", function()
   end)
 end)
 
+describe("examples/search.lua", function()
+  it("gets one answer or a timeout per kind, within the query's deadline", function()
+    local ls = ok_run("search")
+    assert.are.equal(4, #ls)
+    for i, kind in ipairs({ "web", "image", "video" }) do
+      local ok = ls[i]:find("^" .. kind .. " +timed out$")
+        or ls[i]:find("^" .. kind .. " +" .. kind .. ' result for "golang" from '
+                      .. kind .. "[12] %(%d+ ms%)$")
+      assert.truthy(ok, ls[i])
+    end
+    local took, canceled = ls[4]:match("^query took (%d+) ms %(deadline 80 ms%); replicas canceled: (%d)$")
+    assert.truthy(took, ls[4])
+    assert.is_true(tonumber(canceled) >= 3, ls[4])   -- every loser at least
+  end)
+end)
+
+describe("examples/crawler.lua", function()
+  it("finds every page of the fake web once, at most 3 fetches at once", function()
+    local ls = ok_run("crawler")
+    assert.are.same({
+      "found   https://golang.org/  The Go Programming Language",
+      "found   https://golang.org/pkg/  Packages",
+      "found   https://golang.org/pkg/context/  Package context",
+      "found   https://golang.org/pkg/fmt/  Package fmt",
+      "found   https://golang.org/pkg/os/  Package os",
+      "found   https://golang.org/pkg/os/exec/  Package exec",
+      "missing https://golang.org/blog/ (not found)",
+      "missing https://golang.org/cmd/ (not found)",
+    }, { table.unpack(ls, 1, 8) })
+    local most = tonumber(ls[9]:match("^6 pages, 2 missing, at most (%d) fetches at once %(limit 3%)$"))
+    assert.truthy(most, ls[9])
+    assert.is_true(most >= 1 and most <= 3, ls[9])
+    assert.are.equal(9, #ls)
+  end)
+end)
+
+describe("examples/shutdown.lua", function()
+  local function check(ls)
+    assert.are.equal("serving; press Ctrl-C to stop", ls[1])
+    assert.are.equal(3, count(ls, "worker [123] stopped %(context canceled%)"))
+    assert.truthy(ls[#ls]:find("^stopped cleanly after %a+ jobs$"), ls[#ls])
+  end
+
+  it("stops every worker through the root context (shut down by a task)", function()
+    local out, err, code = sh(("timeout %d %s examples/shutdown.lua 0.2"):format(TIMEOUT, LUA))
+    assert.are.equal("", err)
+    assert.are.equal(0, code)
+    check(lines(out))
+  end)
+
+  it("stops cleanly on Ctrl-C (SIGINT while main waits)", function()
+    -- `exec` so that timeout's SIGINT reaches the interpreter itself
+    local out, err, code = sh(("exec timeout --preserve-status -s INT 0.5 %s examples/shutdown.lua")
+      :format(LUA))
+    assert.are.equal("", err)
+    assert.are.equal(0, code)
+    local ls = lines(out)
+    check(ls)
+    assert.are.equal(1, count(ls, "interrupted: shutting down"))
+  end)
+end)
+
 -- The README's interactive session, typed into `lua5.4 -i -l gochan` on a
 -- pseudo-terminal. The pauses let each blocking line start before the next
 -- input (^C must reach a blocked call, not the prompt).

@@ -58,4 +58,7 @@ function M.defer(...)
                       closer_mt)
 end
 
+--- gochan.group([ctx]) -> g, gctx (lua/gochan/group.lua: Go's errgroup)
+M.group = require("gochan.group").new
+
 return M

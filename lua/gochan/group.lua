@@ -1,0 +1,195 @@
+-- gochan.group: Go's errgroup on gochan's own objects (API.md "Groups").
+--
+-- A group is a table of gochan objects, all shared by reference, under a
+-- metatable that is a field of this module, so that a group sent to a task
+-- arrives there as the same group (its fields the same objects, its class
+-- this module's):
+--
+--   ctx          the group's context (a child of the one given)
+--   wg           counts the tasks of the group that have not ended
+--   cell         a channel of capacity 1 that holds the group's one mutable
+--                record { limit = n | false, tokens = ch | false, err, tb,
+--                failed = bool }: whoever takes it out owns it until it is
+--                sent back, so every change to it is atomic; it is empty only
+--                while someone holds it (a short, never blocking, section)
+--   running      an atomic: the tasks started and not ended
+--
+-- With a limit of n, 'tokens' is a channel of capacity n: a task of the
+-- group holds one of its slots while it runs (go sends before it starts the
+-- task, the task receives when it ends), so go waits while n run.
+
+local gochan = require "gochan.core"   -- (the table `require "gochan"` is)
+
+local error, getmetatable, setmetatable, type, xpcall =
+      error, getmetatable, setmetatable, type, xpcall
+local pack, unpack = table.pack, table.unpack
+local traceback = debug.traceback
+
+local G = {}
+
+local Group = {}
+Group.__index = Group
+Group.__name = "gochan.group"
+G.mt = Group                           -- a field of the module: crosses by name
+
+local T = 3600                         -- the record is held for microseconds
+
+-- Take the group's record (waits only for another holder's short section).
+local function take (g)
+  local rec, ok = g.cell:recv(T)
+  if not ok then error("gochan.group: the group's record was lost", 3) end
+  return rec
+end
+
+local function put (g, rec)
+  g.cell:send(rec, T)
+end
+
+local function argerror (n, fname, msg)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+end
+
+local function typename (v)
+  local mt = getmetatable(v)
+  if type(mt) == "table" and type(mt.__name) == "string" then return mt.__name end
+  return type(v)
+end
+
+local function checkgroup (g, fname)
+  if getmetatable(g) ~= Group then
+    error(("calling '%s' on bad self (gochan.group expected, got %s)")
+      :format(fname, typename(g)), 3)
+  end
+  return g
+end
+
+--- gochan.group([ctx]) -> g, gctx
+function G.new (ctx)
+  if ctx ~= nil and typename(ctx) ~= "gochan.context" then
+    argerror(1, "group", "gochan.context expected, got " .. typename(ctx))
+  end
+  local gctx = gochan.with_cancel(ctx)
+  local cell = gochan.chan(1)
+  cell:send({ limit = false, tokens = false, failed = false }, T)
+  local g = setmetatable({
+    ctx = gctx, wg = gochan.waitgroup(), cell = cell,
+    running = gochan.atomic(0),
+  }, Group)
+  return g, gctx
+end
+
+-- The body of every task of a group: runs fn(...), and when it ends
+-- (returns, fails, or is canceled) releases its slot, and on a failure
+-- records the first one and cancels the group's context; a failure is then
+-- raised again, so that the task fails as it would outside a group. A
+-- field of the module: a task gets it by name.
+function G.run (g, tokens, fn, ...)
+  local tb
+  local r = pack(xpcall(fn, function (e)
+    tb = traceback(nil, 2)
+    return e
+  end, ...))
+  if tokens then tokens:try_recv() end
+  g.running:add(-1)
+  if not r[1] then
+    local rec = take(g)
+    if not rec.failed then
+      rec.failed, rec.err, rec.tb = true, r[2], tb
+    end
+    put(g, rec)
+    g.ctx:cancel(r[2])
+    g.wg:done()
+    error(r[2], 0)
+  end
+  g.wg:done()
+  return unpack(r, 2, r.n)
+end
+
+-- Starts the task once the group has room ('slot' taken or not needed).
+local function start (g, tokens, fn, ...)
+  g.running:add(1)
+  g.wg:add(1)
+  local ok, t = pcall(gochan.go, G.run, g, tokens, fn, ...)
+  if not ok then                       -- not started: undo, as if never asked
+    if tokens then tokens:try_recv() end
+    g.running:add(-1)
+    g.wg:done()
+    error(t, 3)
+  end
+  return t
+end
+
+local function checkfn (fn, fname)
+  if type(fn) ~= "function" then
+    local mt = getmetatable(fn)
+    if not (type(mt) == "table" and mt.__call ~= nil) then
+      argerror(1, fname, "function expected, got " .. (fn == nil and "no value" or typename(fn)))
+    end
+  end
+end
+
+--- g:go(fn, ...) -> task | nil, err
+-- With a limit, waits while 'limit' tasks of the group run; gives up when
+-- the group's context is done.
+function Group:go (fn, ...)
+  checkgroup(self, "go")
+  checkfn(fn, "go")
+  local rec = take(self)
+  local tokens = rec.tokens
+  put(self, rec)
+  if tokens then
+    local done = self.ctx:done()
+    local i = gochan.select { { "send", tokens, true }, { "recv", done } }
+    if i ~= 1 then return nil, self.ctx:err() end
+  end
+  return start(self, tokens, fn, ...)
+end
+
+--- g:try_go(fn, ...) -> task | nil
+function Group:try_go (fn, ...)
+  checkgroup(self, "try_go")
+  checkfn(fn, "try_go")
+  local rec = take(self)
+  local tokens = rec.tokens
+  put(self, rec)
+  if tokens and not tokens:try_send(true) then return nil end
+  return start(self, tokens, fn, ...)
+end
+
+--- g:limit(n)
+function Group:limit (n)
+  checkgroup(self, "limit")
+  if math.type(n) ~= "integer" then
+    argerror(1, "limit", "integer expected, got " ..
+      (math.type(n) == "float" and "float" or typename(n)))
+  end
+  if n == 0 then argerror(1, "limit", "limit must be positive or negative, got 0") end
+  local rec = take(self)
+  local running = self.running:get()
+  if running ~= 0 then
+    put(self, rec)
+    error(("gochan.group: limit changed while %d tasks of the group are running")
+      :format(running), 2)
+  end
+  if n < 0 then rec.limit, rec.tokens = false, false
+  else rec.limit, rec.tokens = n, gochan.chan(n) end
+  put(self, rec)
+end
+
+--- g:wait([timeout | ctx]) -> true | false, err, traceback | nil, err
+function Group:wait (arg)
+  checkgroup(self, "wait")
+  local ok, err = self.wg:wait(arg)
+  if not ok then return nil, err or "timeout" end
+  self.ctx:cancel()                    -- every task ended: the context is done
+  local rec = take(self)
+  put(self, rec)
+  if rec.failed then return false, rec.err, rec.tb end
+  return true
+end
+
+function Group:__tostring ()
+  return ("gochan.group (%d running)"):format(self.running:get())
+end
+
+return G
