@@ -381,7 +381,7 @@ describe("gochan.cond", function()
       assert.has_error(function() c:wait(-1) end,
         "bad argument #1 to 'wait' (non-negative number expected, got number)")
       assert.has_error(function() c:wait("soon") end,
-        "bad argument #1 to 'wait' (number expected, got string)")
+        "bad argument #1 to 'wait' (number or gochan.context expected, got string)")
       assert.is_false(mu:try_lock())      -- still held
       mu:unlock()
     end)
@@ -560,6 +560,8 @@ describe("gochan.semaphore", function()
         "bad argument #1 to 'try_acquire' (non-negative integer expected, got number)")
       assert.has_error(function() s:acquire(1, -1) end,
         "bad argument #2 to 'acquire' (non-negative number expected, got number)")
+      assert.has_error(function() s:acquire(1, {}) end,
+        "bad argument #2 to 'acquire' (number or gochan.context expected, got table)")
       assert.has_error(function() s:acquire("x") end,
         "bad argument #1 to 'acquire' (number expected, got string)")
       assert.matches("held=0", tostring(s))
@@ -602,5 +604,162 @@ describe("once, rwmutex, cond and semaphore", function()
     rw:unlock()
     assert.is_false(s:try_acquire())
     s:release(2)
+  end)
+end)
+
+-- The context forms (API.md "Cancellation: contexts"): each gives up when
+-- its context is done, having taken nothing, with the documented shape.
+describe("once, rwmutex, cond and semaphore with a context", function()
+  for _, where in ipairs(helper.PLACES) do
+    it("rw:lock(ctx) and rw:rlock(ctx) give up with nil, err, from the " .. where, function()
+      local rw = gochan.rwmutex()
+      rw:lock()
+      local r = helper.within(where, function(l)
+        local ctx = gochan.with_timeout(0.05)
+        local a, ea = l:lock(ctx)
+        local b, eb = l:rlock(ctx)
+        return a, ea, b, eb
+      end, rw)
+      assert.same({ n = 4, nil, "context deadline exceeded", nil,
+                    "context deadline exceeded" }, r)
+      assert.matches("%(locked%)", tostring(rw))
+      rw:unlock()
+      assert.is_true(rw:try_lock())       -- nothing else took it
+    end)
+
+    it("sem:acquire(k, ctx) and sem:acquire(ctx) give up with false, err, from the " .. where, function()
+      local s = gochan.semaphore(2)
+      s:acquire(2)
+      local r = helper.within(where, function(ss)
+        local ctx, cancel = gochan.with_cancel()
+        local peer = gochan.go(function(f) gochan.sleep(0.02); f() end, cancel)
+        local a, ea = ss:acquire(2, ctx)
+        local b, eb = ss:acquire(ctx)
+        return a, ea, b, eb, (peer:join(5))
+      end, s)
+      assert.same({ n = 5, false, "context canceled", false, "context canceled", true }, r)
+      assert.matches("held=2", tostring(s))
+    end)
+
+    it("c:wait(ctx) gives up with false, err and holds the lock again, from the " .. where, function()
+      local mu = gochan.mutex()
+      local c = gochan.cond(mu)
+      local r = helper.within(where, function(m, cc)
+        m:lock()
+        local ok, err = cc:wait((gochan.with_timeout(0.05)))
+        local held = not m:try_lock()
+        m:unlock()
+        return ok, err, held
+      end, mu, c)
+      assert.same({ n = 3, false, "context deadline exceeded", true }, r)
+      assert.matches("waiters=0", tostring(c))
+    end)
+  end
+
+  it("a context done on entry gives up at once, even when the call could complete", function()
+    local ctx, cancel = gochan.with_cancel()
+    cancel()
+    local rw, s = gochan.rwmutex(), gochan.semaphore(1)
+    assert.same({ nil, "context canceled" }, { rw:lock(ctx) })
+    assert.same({ nil, "context canceled" }, { rw:rlock(ctx) })
+    assert.same({ false, "context canceled" }, { s:acquire(1, ctx) })
+    assert.is_true(rw:try_lock())
+    assert.is_true(s:try_acquire())
+    local mu = gochan.mutex()
+    mu:lock()
+    assert.same({ false, "context canceled" }, { gochan.cond(mu):wait(ctx) })
+    assert.is_false(mu:try_lock())       -- never unlocked
+  end)
+
+  it("a semaphore head that gives up through its context lets smaller requests in", function()
+    local s = gochan.semaphore(4)
+    s:acquire(2)
+    local ctx, cancel = gochan.with_cancel()
+    local big = gochan.go(function(ss, cx) return ss:acquire(4, cx) end, s, ctx)
+    helper.wait_blocked(big, "acquire on gochan.semaphore")
+    local small = gochan.go(function(ss) return ss:acquire(2, 5) end, s)
+    helper.wait_blocked(small, "acquire on gochan.semaphore")
+    cancel()
+    assert.same({ true, false, "context canceled" }, { big:join(T) })
+    assert.same({ true, true }, { small:join(T) })
+    assert.matches("held=4", tostring(s))
+  end)
+
+  it("a writer that gives up through its context lets the readers it held back in", function()
+    local rw = gochan.rwmutex()
+    rw:rlock()
+    local ctx, cancel = gochan.with_cancel()
+    local writer = gochan.go(function(r, cx) return r:lock(cx) end, rw, ctx)
+    helper.wait_blocked(writer, "lock on gochan.rwmutex")
+    local reader = gochan.go(function(r)
+      r:rlock(); r:runlock(); return true
+    end, rw)
+    helper.wait_blocked(reader, "rlock on gochan.rwmutex")
+    cancel()
+    assert.same({ true, nil, "context canceled" }, { writer:join(T) })
+    assert.same({ true, true }, { reader:join(T) })
+    rw:runlock()
+    assert.is_true(rw:try_lock())
+  end)
+
+  it("rejects what is not a context where only a context is taken", function()
+    local rw = gochan.rwmutex()
+    assert.has_error(function() rw:lock(1) end,
+      "bad argument #1 to 'lock' (gochan.context expected, got number)")
+    assert.has_error(function() rw:rlock("x") end,
+      "bad argument #1 to 'rlock' (gochan.context expected, got string)")
+    assert.is_true(rw:try_lock())
+  end)
+end)
+
+describe("once, rwmutex, cond and semaphore in a canceled task", function()
+  it("raise 'canceled' in the call the task is blocked in", function()
+    local rw, s, o = gochan.rwmutex(), gochan.semaphore(1), gochan.once()
+    rw:lock()
+    s:acquire()
+    local release, started = gochan.chan(), gochan.chan(1)
+    local first = gochan.go(function(oo, rel, st)
+      return oo:call(function() st:send(true); rel:recv(5) end)
+    end, o, release, started)
+    assert.is_true((started:recv(T)))
+    local calls = {
+      { function(r) return r:lock() end, "lock on gochan.rwmutex" },
+      { function(r) return r:rlock() end, "rlock on gochan.rwmutex" },
+      { function(_, ss) return ss:acquire(1, 60) end, "acquire on gochan.semaphore" },
+      { function(_, _, oo) return oo:call(print) end, "call on gochan.once" },
+    }
+    for _, call in ipairs(calls) do
+      local t = gochan.go(call[1], rw, s, o)
+      helper.wait_blocked(t, call[2])
+      t:cancel()
+      local ok, err = t:join(T)
+      assert.is_false(ok)
+      assert.equal("canceled", err)
+    end
+    assert.is_true(release:send(true, T))
+    assert.same({ true, true }, { first:join(T) })
+    assert.matches("%(locked%)", tostring(rw))    -- nothing taken
+    assert.matches("held=1", tostring(s))
+    rw:unlock()
+    s:release()
+  end)
+
+  it("c:wait holds the lock again when it raises 'canceled'", function()
+    local mu = gochan.mutex()
+    local c = gochan.cond(mu)
+    local t = gochan.go(function(m, cc)
+      local _ <close> = m:lock()
+      while true do cc:wait() end
+    end, mu, c)
+    helper.wait_blocked(t, "wait on gochan.cond")
+    mu:lock()                             -- the relock must wait for this
+    t:cancel()
+    helper.wait_blocked(t, "lock on gochan.mutex")
+    mu:unlock()
+    local ok, err = t:join(T)
+    assert.is_false(ok)
+    assert.equal("canceled", err)         -- not 'unlock of unlocked mutex'
+    assert.equal("canceled", t:status())
+    assert.is_true(mu:try_lock())         -- its closer unlocked it
   end)
 end)

@@ -390,6 +390,8 @@ static bool lockheld (struct obj *l) {
                               : rw_islocked((struct grwmutex *)l);
 }
 
+bool cond_locked (struct gcond *c) { return lockheld(c->lock); }
+
 gostatus cond_begin (struct gcond *c, struct waiter *w, struct op *op) {
   if (!lockheld(c->lock)) return GO_NOTLOCKED;
   golock_lock(&c->mu);

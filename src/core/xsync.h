@@ -63,6 +63,8 @@ struct gcond;
 /* refs = 1; takes a reference to 'lock' (OBJ_MUTEX or OBJ_RWMUTEX). */
 struct gcond *cond_new (struct obj *lock);
 struct obj *cond_lock (struct gcond *c);              /* borrowed */
+/* Whether the lock is locked now (a read lock of an rwmutex is not). */
+bool cond_locked (struct gcond *c);
 /* Queue 'w' and then unlock the lock, so that every signal or broadcast
 ** made after this call sees the waiter: GO_AGAIN, park, cond_finish, then
 ** lock again (cond_relock*). GO_NOTLOCKED if the lock is not locked:

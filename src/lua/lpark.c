@@ -37,6 +37,7 @@ void lpark_prepare (struct ltask *lt, const char *what) {
   task_prepare(lt->t);
   lt->t->op.what = what;          /* a static string: no formatting here */
   lt->ctx = NULL;
+  lt->keep = false;
 }
 
 void lpark_prepctx (struct ltask *lt, const char *what, struct context *ctx) {
@@ -113,7 +114,7 @@ int lpark (lua_State *L, struct ltask *lt, int pend, struct obj *o,
   if (lt->ctx) ctx_begin(lt->ctx, &lt->cw, &lt->t->op);  /* GO_CTXDONE:
                                            the op is closed and woken */
   task_arm(lt->t, deadline);
-  task_parking(lt->t);
+  if (!lt->keep) task_parking(lt->t);   /* a cancel may end it */
   return lua_yieldk(L, 0, (lua_KContext)lt, resume_k);
 }
 

@@ -59,6 +59,10 @@ struct ltask {
                               lpark_prepctx; borrowed from a box on the
                               coroutine's stack) */
   struct waiter cw;        /* its waiter on 'ctx' (context.h) */
+  bool keep;               /* this park is not ended by a task cancel
+                              (cleared by lpark_prepare, set after it):
+                              cond's relock, which must hold the lock
+                              again on every path */
 };
 
 /* The running task if 'L' may park by yielding here, else NULL. */

@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include "ltypes.h"
 #include "lpark.h"
+#include "context.h"
 #include "sync.h"
 #include "xsync.h"
 
@@ -92,6 +93,7 @@ static int oncewaited (lua_State *L, struct ltask *lt, gostatus st,
 ** propagates, and it still counts as done); every other call waits for
 ** it to finish, without a time limit, and returns false. */
 static int lonce_call (lua_State *L) {
+  lg_checkcancel(L);
   struct gonce *o = checkonce(L, 1);
   if (lua_type(L, 2) != LUA_TFUNCTION &&
       luaL_getmetafield(L, 2, "__call") == LUA_TNIL)
@@ -177,10 +179,19 @@ static int rwunlockresult (lua_State *L, gostatus st, bool read) {
   return 0;
 }
 
-/* Outcome of lock/rlock: the closer ('lt' and 'chosen' unused). */
+/* nil, err: the context at 'arg' was done first. */
+static int ctxdone (lua_State *L, int arg) {
+  lua_pushnil(L);
+  lg_pushctxerr(L, (struct context *)lbox_to(L, arg));
+  return 2;
+}
+
+/* Outcome of lock/rlock: the closer, or nil, err when its context (at 2)
+** was done first ('lt' and 'chosen' unused). */
 static int wlockresult (lua_State *L, struct ltask *lt, gostatus st,
                         int chosen) {
   (void)lt; (void)chosen;
+  if (st == GO_CTXDONE) return ctxdone(L, 2);
   if (st != GO_OK) return lg_raise(L, st);
   pushrwcloser(L, false);
   return 1;
@@ -189,27 +200,50 @@ static int wlockresult (lua_State *L, struct ltask *lt, gostatus st,
 static int rlockresult (lua_State *L, struct ltask *lt, gostatus st,
                         int chosen) {
   (void)lt; (void)chosen;
+  if (st == GO_CTXDONE) return ctxdone(L, 2);
   if (st != GO_OK) return lg_raise(L, st);
   pushrwcloser(L, true);
   return 1;
 }
 
-/* rw:lock() -> closer, rw:rlock() -> closer. The closer is made before
-** blocking: once the lock is held nothing may fail. */
+/* The begin/finish pairs of the thread forms with a context (ctx_wait) */
+static gostatus wlock_b (void *o, struct waiter *w, struct op *op) {
+  return rw_lock_begin(o, w, op);
+}
+static gostatus wlock_f (void *o, struct waiter *w, struct op *op) {
+  return rw_lock_finish(o, w, op);
+}
+static gostatus rlock_b (void *o, struct waiter *w, struct op *op) {
+  return rw_rlock_begin(o, w, op);
+}
+static gostatus rlock_f (void *o, struct waiter *w, struct op *op) {
+  return rw_rlock_finish(o, w, op);
+}
+
+/* rw:lock([ctx]), rw:rlock([ctx]) -> closer | nil, err. The closer is
+** made before blocking: once the lock is held nothing may fail. */
 static int rwlock (lua_State *L, bool read) {
+  lg_checkcancel(L);
   struct grwmutex *rw = checkrw(L, 1);
-  lua_settop(L, 1);
+  struct context *ctx = lg_optctx(L, 2);
+  lua_settop(L, 2);
   pushrwcloser(L, read);
   lua_pop(L, 1);
+  lpark_result result = read ? rlockresult : wlockresult;
+  if (ctx_done(ctx)) return result(L, NULL, GO_CTXDONE, -1);
   const char *what = read ? "rlock on gochan.rwmutex"
                           : "lock on gochan.rwmutex";
-  lpark_result result = read ? rlockresult : wlockresult;
   struct ltask *lt = lpark_current(L);
   if (lt)
-    return lpark_one(L, lt, read ? PEND_RLOCK : PEND_WLOCK,
-                     (struct obj *)rw, GO_NEVER, what, result);
+    return lpark_onectx(L, lt, read ? PEND_RLOCK : PEND_WLOCK,
+                        (struct obj *)rw, GO_NEVER, ctx, what, result);
   sched_blocking(what);
-  gostatus st = read ? rw_rlock(rw, GO_NEVER) : rw_lock(rw, GO_NEVER);
+  gostatus st;
+  if (ctx)
+    st = ctx_wait(ctx, GO_NEVER, what, read ? rlock_b : wlock_b,
+                  read ? rlock_f : wlock_f, rw);
+  else
+    st = read ? rw_rlock(rw, GO_NEVER) : rw_lock(rw, GO_NEVER);
   sched_blocking(NULL);
   return result(L, NULL, st, -1);
 }
@@ -289,56 +323,93 @@ static int notlocked (lua_State *L, struct gcond *c) {
 }
 
 /* The results of a wait whose lock is held again: true (signalled) |
-** false (timed out); an error status raises, the lock held. */
+** false (timed out) | false, err (its context, at 2, was done); an error
+** status raises, the lock held. */
 static int condresult (lua_State *L, gostatus st) {
   switch (st) {
     case GO_OK: lua_pushboolean(L, 1); return 1;
     case GO_AGAIN: case GO_TIMEOUT: lua_pushboolean(L, 0); return 1;
+    case GO_CTXDONE:
+      lua_pushboolean(L, 0);
+      lg_pushctxerr(L, (struct context *)lbox_to(L, 2));
+      return 2;
     default: return lg_raise(L, st);
   }
 }
 
 /* In a task, once the lock is held again ('st': how relocking went; the
-** wait's own status is on top, saved by condwaited). */
+** wait's own status is on top, saved by condwaited). A cancel of the task
+** that came meanwhile is raised now, with the lock held. */
 static int condrelocked (lua_State *L, struct ltask *lt, gostatus st,
                          int chosen) {
   (void)lt; (void)chosen;
-  if (st != GO_OK) return lg_raise(L, st);          /* the lock not held */
+  if (st != GO_OK) return lg_raise(L, st);  /* shutdown: the lock not held */
+  lg_checkcancel(L);
   return condresult(L, (gostatus)lua_tointeger(L, -1));
 }
 
 /* In a task, once the wait has ended ('st'): save 'st' and lock again,
-** without a time limit (as Go). */
+** without a time limit (as Go) and in a park that a cancel of the task
+** does not end (lt->keep), so the lock is held again on every path. */
 static int condwaited (lua_State *L, struct ltask *lt, gostatus st,
                        int chosen) {
   (void)chosen;
   struct obj *lock = cond_lock(checkcond(L, 1));
-  lua_settop(L, 1);
-  lua_pushinteger(L, (lua_Integer)st);              /* c st */
-  if (lock->type == OBJ_MUTEX)
-    return lpark_one(L, lt, PEND_MUTEX, lock, GO_NEVER,
-                     "lock on gochan.mutex", condrelocked);
-  return lpark_one(L, lt, PEND_WLOCK, lock, GO_NEVER,
-                   "lock on gochan.rwmutex", condrelocked);
+  lua_settop(L, 2);
+  lua_pushinteger(L, (lua_Integer)st);              /* c ctx st */
+  bool mutex = lock->type == OBJ_MUTEX;
+  lpark_cases(L, lt, 1);                 /* room for 1 already: no raise */
+  lpark_prepare(lt, mutex ? "lock on gochan.mutex" : "lock on gochan.rwmutex");
+  lt->keep = true;
+  struct waiter *w = lt->ws;
+  struct op *op = &lt->t->op;
+  st = mutex ? mutex_begin((struct gmutex *)lock, w, op)
+             : rw_lock_begin((struct grwmutex *)lock, w, op);
+  if (st == GO_AGAIN)
+    return lpark(L, lt, mutex ? PEND_MUTEX : PEND_WLOCK, lock, GO_NEVER,
+                 condrelocked);
+  return condrelocked(L, lt, st, -1);
 }
 
-/* c:wait([timeout]) -> boolean: unlock, wait for a signal, lock again
-** before returning, also when it timed out. */
+static gostatus condwait_b (void *o, struct waiter *w, struct op *op) {
+  return cond_begin(o, w, op);
+}
+static gostatus condwait_f (void *o, struct waiter *w, struct op *op) {
+  return cond_finish(o, w, op);
+}
+
+/* c:wait([timeout | ctx]) -> true | false | false, err: unlock, wait for
+** a signal, lock again before returning, also when it timed out or its
+** context was done. */
 static int lcond_wait (lua_State *L) {
+  lg_checkcancel(L);
   struct gcond *c = checkcond(L, 1);
-  int64_t deadline = lg_optdeadline(L, 2);
-  lua_settop(L, 1);
+  int64_t deadline;
+  struct context *ctx;
+  lg_optwait(L, 2, &deadline, &ctx);
+  lua_settop(L, 2);
+  if (!cond_locked(c)) return notlocked(L, c);
+  if (ctx_done(ctx)) return condresult(L, GO_CTXDONE);  /* lock still held */
   struct ltask *lt = lpark_current(L);
   if (lt) {
     lpark_cases(L, lt, 1);                          /* may raise: nothing held */
-    lpark_prepare(lt, "wait on gochan.cond");
+    lpark_prepctx(lt, "wait on gochan.cond", ctx);
     gostatus st = cond_begin(c, lt->ws, &lt->t->op);
     if (st == GO_NOTLOCKED) return notlocked(L, c);
     return lpark(L, lt, PEND_COND, (struct obj *)c, deadline, condwaited);
   }
   bool relocked;
+  gostatus st;
   sched_blocking("wait on gochan.cond");
-  gostatus st = cond_wait(c, deadline, &relocked);
+  if (ctx) {
+    st = ctx_wait(ctx, deadline, "wait on gochan.cond", condwait_b,
+                  condwait_f, c);
+    gostatus r = st == GO_NOTLOCKED ? GO_OK : cond_relock(c);
+    relocked = r == GO_OK;
+    if (!relocked) st = r;
+  } else {
+    st = cond_wait(c, deadline, &relocked);
+  }
   sched_blocking(NULL);
   if (st == GO_NOTLOCKED) return notlocked(L, c);
   if (!relocked) return lg_raise(L, st);
@@ -382,36 +453,67 @@ static int lgochan_semaphore (lua_State *L) {
   return 1;
 }
 
-/* Outcome of an acquire: true | false (timed out). */
+/* Outcome of an acquire: true | false (timed out) | false, err (its
+** context, at 3, was done). */
 static int acquireresult (lua_State *L, struct ltask *lt, gostatus st,
                           int chosen) {
   (void)lt; (void)chosen;
   switch (st) {
     case GO_OK: lua_pushboolean(L, 1); return 1;
     case GO_AGAIN: case GO_TIMEOUT: lua_pushboolean(L, 0); return 1;
+    case GO_CTXDONE:
+      lua_pushboolean(L, 0);
+      lg_pushctxerr(L, (struct context *)lbox_to(L, 3));
+      return 2;
     default: return lg_raise(L, st);
   }
 }
 
-/* sem:acquire([k [, timeout]]) -> boolean */
+/* A request of the thread form with a context (ctx_wait's 'o'). */
+struct semreq { struct gsem *s; int64_t k; };
+static gostatus acquire_b (void *o, struct waiter *w, struct op *op) {
+  struct semreq *r = (struct semreq *)o;
+  return sem_begin(r->s, r->k, w, op);
+}
+static gostatus acquire_f (void *o, struct waiter *w, struct op *op) {
+  return sem_finish(((struct semreq *)o)->s, w, op);
+}
+
+/* sem:acquire([k [, timeout | ctx]]) or sem:acquire(ctx) (k = 1) ->
+** true | false | false, err */
 static int lsem_acquire (lua_State *L) {
+  lg_checkcancel(L);
   struct gsem *s = checksem(L, 1);
+  struct obj *o2 = lbox_to(L, 2);
+  if (o2 && o2->type == OBJ_CONTEXT) {              /* acquire(ctx) */
+    lua_settop(L, 2);
+    lua_pushnil(L);
+    lua_insert(L, 2);                               /* sem nil ctx */
+  }
   int64_t k = checkunits(L, 2, 1);
-  int64_t deadline = lg_optdeadline(L, 3);
+  int64_t deadline;
+  struct context *ctx;
+  lg_optwait(L, 3, &deadline, &ctx);
+  lua_settop(L, 3);                                 /* sem k ctx|timeout */
   if (k > sem_size(s))
     return luaL_error(L, "semaphore acquire of more than its size");
+  if (ctx_done(ctx)) return acquireresult(L, NULL, GO_CTXDONE, -1);
+  const char *what = "acquire on gochan.semaphore";
   struct ltask *lt = go_mayblock(deadline) && k > 0 ? lpark_current(L)
                                                     : NULL;
   if (lt) {
     lpark_cases(L, lt, 1);                          /* may raise: nothing held */
-    lpark_prepare(lt, "acquire on gochan.semaphore");
+    lpark_prepctx(lt, what, ctx);
     gostatus st = sem_begin(s, k, lt->ws, &lt->t->op);
     if (st == GO_AGAIN)
       return lpark(L, lt, PEND_SEM, (struct obj *)s, deadline, acquireresult);
     return acquireresult(L, lt, st, -1);
   }
-  sched_blocking("acquire on gochan.semaphore");
-  gostatus st = sem_acquire(s, k, deadline);
+  sched_blocking(what);
+  struct semreq req = { s, k };
+  gostatus st = ctx && k > 0 && go_mayblock(deadline)
+                ? ctx_wait(ctx, deadline, what, acquire_b, acquire_f, &req)
+                : sem_acquire(s, k, deadline);
   sched_blocking(NULL);
   return acquireresult(L, NULL, st, -1);
 }
@@ -462,27 +564,25 @@ static void newtype (lua_State *L, const char *tname, lua_CFunction tostr,
   lua_pop(L, 1);
 }
 
-/* A closer's metatable (not a box: no __gc). */
-static void newcloser (lua_State *L, const char *tname, lua_CFunction close) {
+/* A closer's metatable (not a box), 'close' also its __gc if 'gc'. */
+static void newcloser (lua_State *L, const char *tname, lua_CFunction close,
+                       bool gc) {
   luaL_newmetatable(L, tname);
   lua_pushcfunction(L, close);
   lua_setfield(L, -2, "__close");
+  if (gc) { lua_pushcfunction(L, close); lua_setfield(L, -2, "__gc"); }
   lua_pop(L, 1);
 }
 
 void lonce_meta (lua_State *L) {
   newtype(L, GOCHAN_ONCE_MT, lonce__tostring, once_methods);
-  newcloser(L, ONCE_CLOSER_MT, loncecloser__close);
-  luaL_getmetatable(L, ONCE_CLOSER_MT);
-  lua_pushcfunction(L, loncecloser__close);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
+  newcloser(L, ONCE_CLOSER_MT, loncecloser__close, true);
 }
 
 void lrwmutex_meta (lua_State *L) {
   newtype(L, GOCHAN_RWMUTEX_MT, lrw__tostring, rw_methods);
-  newcloser(L, RW_CLOSER_MT, lrwcloser__close);
-  newcloser(L, RW_RCLOSER_MT, lrwrcloser__close);
+  newcloser(L, RW_CLOSER_MT, lrwcloser__close, false);
+  newcloser(L, RW_RCLOSER_MT, lrwrcloser__close, false);
 }
 
 void lcond_meta (lua_State *L) {
