@@ -4,12 +4,13 @@
 //
 //	NAME unit value [key value ...]
 //
-// Usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN [-n size]
+// Usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN|W2CTX|CANCEL [-n size]
 // Standard library only; GOMAXPROCS is Go's default (the number of CPUs),
 // as gochan's workers default to the number of CPUs.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -354,6 +355,76 @@ func churn(n int) {
 		"peak_rss_kb", peakRSSKB())
 }
 
+// w2ctx is W2 with a live context on every receive: each <-a and <-b is
+// a select with the context's Done channel (what recv(ctx) is in gochan).
+// Result: microseconds per round trip.
+func w2ctx(n int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := startTimer()
+	a, b := make(chan int), make(chan int)
+	done := make(chan int)
+	recv := func(c chan int) int {
+		select {
+		case v := <-c:
+			return v
+		case <-ctx.Done():
+			return -1
+		}
+	}
+	go func() {
+		for i := 0; i < n; i++ {
+			b <- recv(a) + 1
+		}
+	}()
+	go func() {
+		x := 0
+		for i := 0; i < n; i++ {
+			a <- x
+			x = recv(b)
+		}
+		done <- x
+	}()
+	x := <-done
+	el, cpu := stop()
+	check(x == n, "W2CTX: wrong count")
+	report("W2CTX", "us_per_roundtrip", el/float64(n)*1e6, "cpu_s", ms(cpu))
+}
+
+// cancelw is CANCEL: n goroutines blocked receiving on one channel with one
+// context; the time from cancel() until the last has returned from its
+// receive (each then marks a WaitGroup, and waits for the end of the run so
+// no goroutine's exit is timed). Result: milliseconds.
+func cancelw(n int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, finish := make(chan int), make(chan struct{})
+	var ready int64
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			atomic.AddInt64(&ready, 1)
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+			wg.Done()
+			<-finish
+		}()
+	}
+	for atomic.LoadInt64(&ready) < int64(n) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the last ones reach their select
+	stop := startTimer()
+	cancel()
+	wg.Wait()
+	el, cpu := stop()
+	close(finish)
+	report("CANCEL", "ms_to_last", el*1e3, "cpu_s", ms(cpu),
+		"peak_rss_kb", peakRSSKB())
+}
+
 func report(name, unit string, value float64, extra ...interface{}) {
 	parts := []string{name, unit, strconv.FormatFloat(value, 'g', 6, 64)}
 	for _, e := range extra {
@@ -370,7 +441,7 @@ func check(ok bool, msg string) {
 }
 
 func main() {
-	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL LAT LATSLEEP CHURN")
+	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL LAT LATSLEEP CHURN W2CTX CANCEL")
 	n := flag.Int("n", 0, "size (0: the workload's default of issue 6)")
 	flag.Parse()
 	type workload struct {
@@ -381,11 +452,12 @@ func main() {
 		"W1": {w1, 1000000}, "W2": {w2, 100000}, "W3": {w3, 1000},
 		"W4": {w4, 1000000}, "W5": {w5, 200000}, "W6": {w6, 100000},
 		"SEL": {sel, 1000000}, "LAT": {latency, 8}, "LATSLEEP": {latency, 8},
-		"CHURN": {churn, 3000000},
+		"CHURN": {churn, 3000000}, "W2CTX": {w2ctx, 100000},
+		"CANCEL": {cancelw, 100000},
 	}
 	wl, ok := all[strings.ToUpper(*w)]
 	if !ok || *n < 0 {
-		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN [-n size]")
+		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN|W2CTX|CANCEL [-n size]")
 		os.Exit(2)
 	}
 	size := *n

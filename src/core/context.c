@@ -65,17 +65,21 @@ struct context *ctx_background (void) {
 static void ctx_destroy (struct obj *o) {
   struct context *c = (struct context *)o;
   /* refs == 0: no waiter (its owner holds a reference), no child (each
-  ** holds one). The deadline callback may be running: stop it first. */
-  GOCHAN_ASSERT(waitq_empty(&c->waiters) && c->children == NULL);
+  ** holds one). A cancel may still be at 'c': its deadline callback (stop
+  ** it first: that waits for it), or a cancel of its parent (it holds the
+  ** parent's lock). Past both, nobody else can reach 'c'. */
   if (c->tmr.fire) timer_stop(&c->tmr);
   struct context *p = c->parent;
-  golock_lock(&p->mu);               /* a cancel of 'p' may be at 'c' now */
+  golock_lock(&p->mu);
   if (c->linked) {
     if (c->cprev) c->cprev->cnext = c->cnext; else p->children = c->cnext;
     if (c->cnext) c->cnext->cprev = c->cprev;
     c->linked = false;
   }
   golock_unlock(&p->mu);
+  golock_lock(&c->mu);               /* a cancel's writes happen before */
+  GOCHAN_ASSERT(waitq_empty(&c->waiters) && c->children == NULL);
+  golock_unlock(&c->mu);
   if (c->done) chan_release(c->done);
   if (c->causer) ctx_release(c->causer);
   tvalue_clear(&c->cause);

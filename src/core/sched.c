@@ -326,10 +326,11 @@ void task_finish_status (struct task *t, int status, struct tvalue *res,
   golock_lock(&t->jmu);
   atomic_store_explicit(&t->status, status, memory_order_release);
   struct waiter *list = waitq_claim_all(&t->joiners, GO_OK, NULL);
-  struct context *ctx = t->ctx;   /* fixed once set; 't' holds it */
+  /* its context is done before a joiner runs, and a task_context that
+  ** comes after sees the status (both under jmu) */
+  if (t->ctx) ctx_cancel(t->ctx, CTX_CANCELED, NULL);
   golock_unlock(&t->jmu);
   waiters_wake(list);
-  if (ctx) ctx_cancel(ctx, CTX_CANCELED, NULL);
 }
 
 void task_finish (struct task *t, bool failed, struct tvalue *res, int nres) {

@@ -290,16 +290,20 @@ int lg_packerror (lua_State *L) {
 void lg_optwait (lua_State *L, int arg, int64_t *deadline,
                  struct context **ctx) {
   *ctx = NULL;
-  struct obj *o = lbox_to(L, arg);
-  if (o && o->type == OBJ_CONTEXT) {
+  int t = lua_type(L, arg);
+  if (t <= LUA_TNIL) {                        /* the common cases first */
     *deadline = GO_NEVER;
-    *ctx = (struct context *)o;
     return;
   }
-  int t = lua_type(L, arg);
-  if (t != LUA_TNUMBER && t > LUA_TNIL)
+  if (t == LUA_TNUMBER) {
+    *deadline = lg_optdeadline(L, arg);
+    return;
+  }
+  struct obj *o = lbox_to(L, arg);
+  if (!o || o->type != OBJ_CONTEXT)
     luaL_typeerror(L, arg, "number or gochan.context");
-  *deadline = lg_optdeadline(L, arg);
+  *deadline = GO_NEVER;
+  *ctx = (struct context *)o;
 }
 
 struct context *lg_optctx (lua_State *L, int arg) {
