@@ -1,13 +1,20 @@
 /*
 ** capi.c: the Lua-free half of the public C API (include/gochan.h):
-** channels and plain values for a host's threads. The Lua half (pushing
-** a channel into a state, reading one back) is in src/lua/capi.c.
+** channels, values, select and named channels for a host's threads. Table
+** graphs are src/core/ctable.c; the Lua half (pushing a channel into a
+** state, reading one back) is src/lua/capi.c. Every reference the host
+** holds is counted in hostref.c (the deadlock check).
 */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gochan.h"
 #include "chan_impl.h"
+#include "ctable.h"
+#include "hostref.h"
+#include "named.h"
+#include "select.h"
 
 #define CHAN(c) ((struct chan *)(void *)(c))
 
@@ -15,15 +22,21 @@ _Static_assert(GOCHAN_CHAN_MAX_CAP == CHAN_MAX_CAP,
                "the public capacity limit is the core's");
 
 gochan_chan *gochan_chan_new (size_t cap) {
-  return (gochan_chan *)(void *)chan_new(cap);
+  struct chan *c = chan_new(cap);
+  if (c) hostref_add(c);
+  return (gochan_chan *)(void *)c;
 }
 
 void gochan_chan_retain (gochan_chan *c) {
-  if (c) chan_retain(CHAN(c));
+  if (!c) return;
+  chan_retain(CHAN(c));
+  hostref_add(CHAN(c));
 }
 
 void gochan_chan_release (gochan_chan *c) {
-  if (c) chan_release(CHAN(c));
+  if (!c) return;
+  hostref_drop(CHAN(c));
+  chan_release(CHAN(c));
 }
 
 static gochan_status status_of (gostatus st) {
@@ -58,6 +71,9 @@ static gochan_status to_tvalue (const gochan_value *v, struct tvalue *tv) {
       if (!v->channel) return GOCHAN_INVALID;
       tvalue_setobj(tv, (struct obj *)CHAN(v->channel));
       return GOCHAN_OK;
+    case GOCHAN_TABLE:
+      if (!v->table) return GOCHAN_INVALID;
+      return ctable_pack(v, tv);
     default: return GOCHAN_INVALID;
   }
 }
@@ -83,11 +99,17 @@ static gochan_status from_tvalue (struct tvalue *tv, gochan_value *out) {
     }
     case TV_OBJ:
       if (tv->u.o->type == OBJ_CHAN) {       /* the reference moves out */
+        hostref_add((struct chan *)(void *)tv->u.o);
         *out = gochan_channel((gochan_chan *)(void *)tv->u.o);
         tvalue_setnil(tv);
         return GOCHAN_OK;
       }
       break;
+    case TV_BUF: {                           /* a table, a function... */
+      gochan_status r = ctable_unpack(tv->u.buf, out);
+      tvalue_clear(tv);
+      return r;
+    }
     default: break;
   }
   tvalue_clear(tv);                          /* a value C cannot hold */
@@ -134,5 +156,61 @@ void gochan_value_free (gochan_value *v) {
   if (!v) return;
   if (v->type == GOCHAN_STRING) free((void *)(uintptr_t)v->string);
   else if (v->type == GOCHAN_CHANNEL) gochan_chan_release(v->channel);
+  else if (v->type == GOCHAN_TABLE) ctable_free(v->table);
   *v = gochan_nil();
+}
+
+gochan_status gochan_select (gochan_case *cases, size_t n, double timeout,
+                             size_t *chosen) {
+  int64_t deadline;
+  if ((!cases && n > 0) || !chosen || n > INT_MAX ||
+      !deadline_of(timeout, &deadline))
+    return GOCHAN_INVALID;
+  for (size_t i = 0; i < n; i++)
+    if (!cases[i].ch || (cases[i].op != GOCHAN_SEND &&
+                         cases[i].op != GOCHAN_RECV))
+      return GOCHAN_INVALID;
+  struct selcase buf[8];
+  struct selcase *cs = n <= 8 ? buf : malloc(n * sizeof *cs);
+  if (!cs) return GOCHAN_NOMEM;
+  gochan_status r = GOCHAN_OK;
+  size_t i;
+  for (i = 0; i < n && r == GOCHAN_OK; i++) {   /* copy the send values */
+    cs[i] = (struct selcase){ .c = CHAN(cases[i].ch), .v = TVALUE_NIL,
+                              .dir = cases[i].op == GOCHAN_SEND ? SEL_SEND
+                                                                : SEL_RECV };
+    if (cases[i].op == GOCHAN_SEND) r = to_tvalue(&cases[i].value, &cs[i].v);
+  }
+  int k = -1;
+  if (r == GOCHAN_OK) {
+    gostatus st = sel_wait(cs, (int)n, deadline, &k);
+    r = status_of(st);
+    if ((st == GO_OK || st == GO_CLOSED) && k >= 0) {
+      *chosen = (size_t)k;
+      if (st == GO_OK && cs[k].dir == SEL_RECV) {
+        cases[k].ok = cs[k].ok;
+        r = from_tvalue(&cs[k].v, &cases[k].value);
+      }
+    }
+  }
+  for (size_t j = 0; j < i; j++)        /* sends not taken (a taken one is nil) */
+    tvalue_clear(&cs[j].v);
+  if (cs != buf) free(cs);
+  return r;
+}
+
+gochan_status gochan_named (const char *name, size_t cap, gochan_chan **out) {
+  if (out) *out = NULL;
+  if (!name || !out) return GOCHAN_INVALID;
+  struct chan *c;
+  size_t have;
+  switch (named_get(name, strlen(name), cap == GOCHAN_ANYCAP ? NAMED_ANYCAP : cap,
+                    &c, &have)) {
+    case NAMED_OK:
+      hostref_add(c);
+      *out = (gochan_chan *)(void *)c;
+      return GOCHAN_OK;
+    case NAMED_NOMEM: return GOCHAN_NOMEM;
+    default: return GOCHAN_INVALID;
+  }
 }

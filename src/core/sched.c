@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "context.h"
+#include "hostref.h"
+#include "named.h"
 #include "scheduler.h"
 
 #define MAXW 256                    /* workers, spares included */
@@ -833,12 +835,18 @@ static gostatus add_worker (void) {      /* smu held */
 static bool dl_armed;                           /* guarded by mainmu */
 static unsigned long dl_progress;               /* guarded by mainmu */
 
+/* Quiet: the main thread waits without a time limit, no task runs or is
+** queued, no timer is pending, and no one waits on a channel that may be
+** fed from outside the tasks (a named channel, one a host holds through
+** the C API: a host thread or its event loop may send on it any time).
+** Those last two take their registry's lock and then each channel's, so
+** they come last (only when all else is quiet). */
 static void check_deadlock (void) {
   pthread_mutex_lock(&mainmu);
   struct op *op = main_op;
   bool quiet = op && op->deadline == GO_NEVER &&
                atomic_load(&nrunning) == 0 && atomic_load(&nqueued) == 0 &&
-               timer_pending() == 0;
+               timer_pending() == 0 && !named_waiting() && !hostref_waiting();
   if (!quiet) dl_armed = false;
   else {
     unsigned long p = atomic_load(&progress);

@@ -30,6 +30,8 @@ struct waitgroup;
 /* lchan.c */
 void lchan_meta (lua_State *L);
 extern const luaL_Reg lchan_funcs[];          /* chan */
+/* lnamed.c */
+extern const luaL_Reg lnamed_funcs[];         /* named */
 /* lcontext.c */
 void lcontext_meta (lua_State *L);
 extern const luaL_Reg lcontext_funcs[];  /* background with_cancel

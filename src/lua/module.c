@@ -39,7 +39,7 @@ static const struct ltype types[OBJ_NTYPES] = {
 
 /* The module functions of each type file. */
 static const luaL_Reg *const funcs[] = {
-  lchan_funcs, lcontext_funcs, lcancel_funcs, lselect_funcs, lsync_funcs, lxsync_funcs, ltime_funcs,
+  lchan_funcs, lnamed_funcs, lcontext_funcs, lcancel_funcs, lselect_funcs, lsync_funcs, lxsync_funcs, ltime_funcs,
   ltask_funcs, lnotify_funcs
 };
 

@@ -13,6 +13,7 @@
 #include <lua.h>
 #include "tbuf.h"
 #include "tbuild.h"
+#include "ttags.h"
 
 /*
 ** The byte format. A value is a tag byte and its payload; integers in
@@ -33,14 +34,9 @@
 ** Tables and Lua functions are numbered in the order their tags appear;
 ** the decoder keeps them only when the buffer has TBUF_REFS.
 */
-enum {
-  T_NIL = 0, T_FALSE, T_TRUE, T_GLOBALS, T_INT, T_FLOAT, T_LUD, T_STR,
-  T_OBJ, T_TABLE, T_TABLEMT, T_REF, T_FUNC, T_UPJOIN, T_MOD, T_NTAGS
-};
-
-/* Deepest nesting of tables, functions and metatables in one value (both
-** ways: whatever the encoder accepts, the decoder builds). */
-#define MAXDEPTH 1000
+/* The tags (T_*) and MAXDEPTH, the deepest nesting of tables, functions
+** and metatables in one value, are in src/core/ttags.h (the C API reads
+** and writes table graphs in this format too). */
 /* Stack slots one nesting level may need: 3 of its own, 8 for a leaf. */
 #define LEVELSLOTS 11
 
