@@ -318,6 +318,15 @@ describe("gochan.config", function()
     assert.matches("\nbad\tfalse\t[^\n]*bad argument #1 to 'config' %('workers' must be an integer from 1 to 64%)", out)
   end)
 
+  it("rejects an unknown setting and changes nothing", function()
+    local before = gochan.config().workers
+    assert.has_error(function() gochan.config { workers = before, wokers = 2 } end,
+      "bad argument #1 to 'config' (unknown setting 'wokers')")
+    assert.has_error(function() gochan.config { [1] = 2 } end,
+      "bad argument #1 to 'config' (unknown setting (a number key))")
+    assert.equal(before, gochan.config().workers)
+  end)
+
   it("returns the current settings", function()
     local c = gochan.config()
     assert.equal("table", type(c))

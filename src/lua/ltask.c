@@ -536,9 +536,29 @@ static int ltask__eq (lua_State *L) {
 /* runtime                                                            */
 
 /* gochan.config([t]) -> settings */
+/* Every key of the settings table at 1 is a known setting, or raises
+** "bad argument #1 to 'config' (unknown setting 'x')". */
+static void checksettings (lua_State *L) {
+  static const char *const known[] = { "workers", NULL };
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {                    /* k v */
+    lua_pop(L, 1);
+    int ok = 0;
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (int i = 0; known[i] && !ok; i++)
+        ok = strcmp(lua_tostring(L, -1), known[i]) == 0;
+    if (!ok) {
+      if (lua_type(L, -1) == LUA_TSTRING)
+        luaL_argerror(L, 1, lua_pushfstring(L, "unknown setting '%s'", lua_tostring(L, -1)));
+      luaL_argerror(L, 1, lua_pushfstring(L, "unknown setting (a %s key)", luaL_typename(L, -1)));
+    }
+  }
+}
+
 static int lgochan_config (lua_State *L) {
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
+    checksettings(L);                         /* before anything changes */
     if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
       int isint;
       lua_Integer n = lua_tointegerx(L, -1, &isint);
