@@ -59,6 +59,8 @@ struct gtimer {
 ** starts a task) and whose reference it then releases (which may destroy
 ** values that stop other timers). Guarded by 'tmu'. */
 static struct ctimer *due;
+static size_t ndue;                     /* fired, 'run' not called yet: still
+                                           pending for deadlock detection */
 
 static void init_cv (void) {
   pthread_condattr_t a;
@@ -134,7 +136,10 @@ static void run_due (void) {
   pthread_mutex_unlock(&tmu);
   while (ct) {
     struct ctimer *next = ct->next;  /* the release may free 'ct' */
-    ct->run(ct->arg);
+    ct->run(ct->arg);                /* its task is live from here on */
+    pthread_mutex_lock(&tmu);
+    ndue--;
+    pthread_mutex_unlock(&tmu);
     obj_release(ct->holder);
     ct = next;
   }
@@ -242,7 +247,7 @@ bool timer_stop (struct timer *t) {
 
 size_t timer_pending (void) {
   pthread_mutex_lock(&tmu);
-  size_t n = hlen;
+  size_t n = hlen + ndue;
   pthread_mutex_unlock(&tmu);
   return n;
 }
@@ -297,6 +302,7 @@ static void func_fire (struct timer *t, int64_t now) {
   struct ctimer *ct = t->ud;        /* the heap's reference goes to 'due' */
   ct->next = due;
   due = ct;
+  ndue++;
 }
 
 /* Disarm 'ct' and take its sent value out; tmu held. *unheld: a func
@@ -500,6 +506,7 @@ void timer_shutdown (void) {
   ** those of 'due', are released without calling their functions. */
   struct ctimer *held = due;
   due = NULL;
+  ndue = 0;
   while (hlen > 0) {
     struct timer *t = heap[hlen - 1];
     heap_remove(t);

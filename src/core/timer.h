@@ -26,7 +26,8 @@ gostatus timer_start (struct timer *t);
 /* Disarm; true if it was armed. After it returns 'fire' is not running
 ** and will not run for 't'. Not to be called from a 'fire' callback. */
 bool timer_stop (struct timer *t);
-/* How many timers are armed (for deadlock detection). */
+/* How many timers are armed, or fired with their function not yet
+** called (for deadlock detection). */
 size_t timer_pending (void);
 
 /*
