@@ -156,8 +156,12 @@ describe("gochan.named", function()
       return out, code
     end
 
+    -- a process started from a ThreadSanitizer run crashes before it
+    -- starts (as runtime_spec's fixtures do, which ./dev tsan leaves out)
+    local under_tsan = (os.getenv("LD_PRELOAD") or ""):match("libtsan") ~= nil
     for _, case in ipairs { "main", "select", "task" } do
-      it("is not reported for a wait on a named channel (" .. case .. ")", function()
+      local test = under_tsan and pending or it
+      test("is not reported for a wait on a named channel (" .. case .. ")", function()
         local out, code = run(case)
         assert.equal(124, code, out)
         assert.equal("start\n", out)
