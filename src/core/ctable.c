@@ -446,11 +446,13 @@ static bool getvalue (struct rd *d, gochan_value *out) {
 gochan_status ctable_unpack (const struct tbuf *b, gochan_value *out) {
   struct rd d = { .p = b->data, .end = b->data + b->len, .b = b };
   gochan_value v;
-  bool ok = getvalue(&d, &v) && (d.p == d.end || fail(&d, GOCHAN_INVALID));
+  bool read = getvalue(&d, &v);
+  bool ok = read && (d.p == d.end || fail(&d, GOCHAN_INVALID));
   *out = gochan_nil();
   if (!ok) {
-    /* every table built is in 'refs' (its scalars with it); the root's
-    ** own scalar, if any, was never stored */
+    /* every table built is in 'refs' (its scalars with it); a root that
+    ** is not a table holds its own (bytes left over after it) */
+    if (read && v.type != GOCHAN_TABLE) freescalar(&v);
     for (size_t i = 0; i < d.nrefs; i++)
       if (d.refs[i]) freeshallow(d.refs[i]);
     free(d.refs);
