@@ -250,8 +250,10 @@ describe("examples/shutdown.lua", function()
   end)
 
   it("stops cleanly on Ctrl-C (SIGINT while main waits)", function()
-    -- `exec` so that timeout's SIGINT reaches the interpreter itself
-    local out, err, code = sh(("exec timeout --preserve-status -s INT 0.5 %s examples/shutdown.lua")
+    -- `exec` so that timeout's SIGINT reaches the interpreter itself; 2 s
+    -- so that it arrives while main waits (before that, SIGINT still has
+    -- its default action, as in any program that is starting up)
+    local out, err, code = sh(("exec timeout --preserve-status -s INT 2 %s examples/shutdown.lua")
       :format(LUA))
     assert.are.equal("", err)
     assert.are.equal(0, code)
