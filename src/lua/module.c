@@ -141,6 +141,7 @@ static int lgochan_live (lua_State *L) {
   for (int t = 1; t < OBJ_NTYPES; t++) {
     long n = atomic_load_explicit(&obj_live[t], memory_order_relaxed);
     total += n;
+    if (!names[t]) continue;              /* a type without a name here */
     lua_pushinteger(L, n);
     lua_setfield(L, -2, names[t]);
   }
