@@ -110,15 +110,17 @@ static atomic_long nheld;            /* of nqueued, those a hand-off queued
                                        work an idle worker may take at once */
 static atomic_ulong progress;
 
-/* initial-exec: a plain %fs load, not a __tls_get_addr call per access */
+/* initial-exec: a plain %fs load, not a __tls_get_addr call per access;
+** every thread-local here has it (LTO may otherwise pick local-exec,
+** which a shared object cannot use: the link of core.so fails) */
 #define TLS_IE __attribute__((tls_model("initial-exec")))
 static _Thread_local TLS_IE struct worker *self_worker;
 static _Thread_local TLS_IE struct task *self_task;
 /* what the thread form of a blocking call about to run on this thread
 ** waits on (sched_blocking): a static string, or NULL */
-static _Thread_local const char *self_what;
+static _Thread_local TLS_IE const char *self_what;
 /* this thread is in sched_shutdown: the states it drops close here */
-static _Thread_local bool self_stopping;
+static _Thread_local TLS_IE bool self_stopping;
 
 /* live tasks, for gochan.tasks(), deadlock messages and shutdown */
 static pthread_mutex_t livemu = PTHREAD_MUTEX_INITIALIZER;
@@ -139,7 +141,7 @@ static atomic_ullong next_id = 1;
 ** mainmu or its own thread's), so it is a relaxed load.
 */
 static atomic_ulong main_gen;
-static _Thread_local struct {
+static _Thread_local TLS_IE struct {
   unsigned long gen;              /* main_gen at its registration; 0: none */
   bool watched;                   /* in a park watched as the main thread's:
                                      its wake-up undoes the watch, even if
