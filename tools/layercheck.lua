@@ -28,8 +28,9 @@ local LUAFILES = {
               "taskstate.c", "taskstate.h", "transfer.c", "transfer.h",
               "tencode.c", "tdecode.c", "tformat.h", "modindex.c",
               "modindex.h", "capi.c" },
-  types = { "lcancel.c", "lcontext.c", "lchan.c", "lnamed.c", "lselect.c", "lsync.c", "lxsync.c", "ltime.c", "ltask.c",
-            "lnotify.c", "ltask.h", "ltypes.h" },
+  types = { "lcancel.c", "lcontext.c", "lchan.c", "lnamed.c", "lselect.c",
+            "lsync.c", "lxsync.c", "ltime.c", "ltask.c", "lnotify.c",
+            "ltask.h", "ltypes.h" },
   top = { "module.c" },
 }
 

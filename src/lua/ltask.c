@@ -4,6 +4,8 @@
 ** scheduler's workers (scheduler.h), parking by yielding (lpark.h). Here:
 ** the scheduler's hooks (a slice, a drop, preemption), gochan.go and
 ** wg:go's spawn, task:join/status, gochan.config and gochan.tasks.
+** It is one concept, the task, a little over 600 lines: the hooks and the Lua
+** functions share the task's private parts (spawn, abandon, the results).
 */
 #include <stdio.h>
 #include <stdlib.h>
