@@ -125,6 +125,25 @@ function M.within (where, fn, ...)
   return table.pack(table.unpack(r, 2, r.n))
 end
 
+-- 's' quoted for the shell.
+function M.shq (s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Runs Lua source 'src' in a fresh lua5.4 (GOCHAN_SPEC_LUA) with this
+-- state's module paths, under `timeout` ('seconds', default 20), stderr
+-- joined to stdout: its output and exit status (128 + n for signal n).
+function M.run_lua (src, seconds)
+  local cmd = ("LUA_PATH=%s LUA_CPATH=%s timeout %d %s -e %s 2>&1"):format(
+    M.shq(package.path), M.shq(package.cpath), seconds or 20,
+    os.getenv("GOCHAN_SPEC_LUA") or "lua5.4", M.shq(src))
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  local _, how, code = p:close()
+  if how == "signal" then code = 128 + code end
+  return out, code
+end
+
 -- Upper slack (seconds) on any timing assertion: sanitizer and valgrind
 -- builds are slow, and a late wake-up is not a bug, an early one is.
 M.SLACK = tonumber(os.getenv("GOCHAN_SPEC_SLACK")) or 1.5

@@ -7,21 +7,10 @@
 -- up by itself. Each case runs in a fresh lua5.4 (under `timeout`), so
 -- one case's cache cannot hide another's.
 
-local LUA = os.getenv("GOCHAN_SPEC_LUA") or "lua5.4"
+local helper = require "spec.helper"
 
-local function q (s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- Runs 'src' in a fresh lua5.4: its output and exit status.
 local function run (src)
-  local cmd = ("LUA_PATH=%s LUA_CPATH=%s timeout 60 %s -e %s 2>&1"):format(
-    q(package.path), q(package.cpath), LUA, q(src))
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local _, how, code = p:close()
-  if how == "signal" then code = 128 + code end
-  return out, code
+  return helper.run_lua(src, 60)
 end
 
 -- The child: makes and drops N objects with MAKE; prints the heap after

@@ -5,21 +5,10 @@
 -- under `timeout`: a deadlock that goes unreported must fail this spec,
 -- not hang busted.
 
-local LUA = os.getenv("GOCHAN_SPEC_LUA") or "lua5.4"
+local helper = require "spec.helper"
 
-local function q (s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- Runs Lua code 'src' in a fresh lua5.4 under `timeout 20`: output, status.
 local function run (src)
-  local cmd = ("LUA_PATH=%s LUA_CPATH=%s timeout 20 %s -e %s 2>&1"):format(
-    q(package.path), q(package.cpath), LUA, q(src))
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local _, how, code = p:close()
-  if how == "signal" then code = 128 + code end
-  return out, code
+  return helper.run_lua(src, 20)
 end
 
 -- Starts task A (recv in a nested coroutine) and task B (a plain recv,
