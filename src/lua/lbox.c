@@ -99,6 +99,19 @@ int lbox_newmetatable (lua_State *L, const char *tname) {
   return created;                             /* mt */
 }
 
+void lbox_newtype (lua_State *L, const char *tname, lua_CFunction tostr,
+                   const luaL_Reg *methods) {
+  lbox_newmetatable(L, tname);                /* mt */
+  lua_pushcfunction(L, tostr);
+  lua_setfield(L, -2, "__tostring");
+  int n = 0;
+  while (methods[n].name) n++;
+  lua_createtable(L, 0, n);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
 /* Push a new, empty cache table sized for 'n' entries and make it the
 ** state's cache. */
 static void newcache (lua_State *L, int n) {

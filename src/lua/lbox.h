@@ -58,6 +58,10 @@ const char *lbox_typename (lua_State *L, int idx);
 ** marks it as a gochan box type with the shared __gc that drops the
 ** box's reference. Safe to run twice. For the types' 'meta' builders. */
 int lbox_newmetatable (lua_State *L, const char *tname);
+/* Make metatable 'tname' (as lbox_newmetatable) with __tostring 'tostr'
+** and 'methods' as its __index table; pushes nothing. */
+void lbox_newtype (lua_State *L, const char *tname, lua_CFunction tostr,
+                   const luaL_Reg *methods);
 /* The state's box cache, made if missing (luaopen_gochan_core). */
 void lbox_open (lua_State *L);
 

@@ -279,26 +279,13 @@ static const luaL_Reg atomic_methods[] = {
 
 /* ---- opening ---- */
 
-/* Metatable 'tname' (a box type) with __tostring and methods in __index. */
-static void newtype (lua_State *L, const char *tname, lua_CFunction tostr,
-                     const luaL_Reg *methods) {
-  lbox_newmetatable(L, tname);             /* mt */
-  lua_pushcfunction(L, tostr);
-  lua_setfield(L, -2, "__tostring");
-  int n = 0;
-  while (methods[n].name) n++;
-  lua_createtable(L, 0, n);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-}
 
 void lwg_meta (lua_State *L) {
-  newtype(L, GOCHAN_WAITGROUP_MT, lwg__tostring, wg_methods);
+  lbox_newtype(L, GOCHAN_WAITGROUP_MT, lwg__tostring, wg_methods);
 }
 
 void lmutex_meta (lua_State *L) {
-  newtype(L, GOCHAN_MUTEX_MT, lmutex__tostring, mutex_methods);
+  lbox_newtype(L, GOCHAN_MUTEX_MT, lmutex__tostring, mutex_methods);
   luaL_newmetatable(L, MUTEX_CLOSER_MT);      /* not a box: no __gc */
   lua_pushcfunction(L, lcloser__close);
   lua_setfield(L, -2, "__close");
@@ -306,7 +293,7 @@ void lmutex_meta (lua_State *L) {
 }
 
 void latomic_meta (lua_State *L) {
-  newtype(L, GOCHAN_ATOMIC_MT, latomic__tostring, atomic_methods);
+  lbox_newtype(L, GOCHAN_ATOMIC_MT, latomic__tostring, atomic_methods);
 }
 
 const luaL_Reg lsync_funcs[] = {

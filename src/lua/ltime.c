@@ -122,8 +122,7 @@ static int lticker_stop (lua_State *L) {
 
 /* tk.c is the box in the ticker box's user value; anything else is a
 ** method (upvalue 1: the method table). */
-static int lticker__index (lua_State *L) {
-  checkticker(L, 1);
+static int index_c (lua_State *L) {     /* the body of both __index */
   const char *k = lua_tostring(L, 2);
   if (lua_type(L, 2) == LUA_TSTRING && k[0] == 'c' && k[1] == '\0') {
     lua_getiuservalue(L, 1, 1);
@@ -132,6 +131,11 @@ static int lticker__index (lua_State *L) {
   lua_pushvalue(L, 2);
   lua_rawget(L, lua_upvalueindex(1));
   return 1;
+}
+
+static int lticker__index (lua_State *L) {
+  checkticker(L, 1);
+  return index_c(L);
 }
 
 static int lticker__tostring (lua_State *L) {
@@ -195,14 +199,7 @@ static int ltimer_reset (lua_State *L) {
 ** anything else is a method (upvalue 1: the method table). */
 static int ltimer__index (lua_State *L) {
   checktimer(L, 1);
-  const char *k = lua_tostring(L, 2);
-  if (lua_type(L, 2) == LUA_TSTRING && k[0] == 'c' && k[1] == '\0') {
-    lua_getiuservalue(L, 1, 1);
-    return 1;
-  }
-  lua_pushvalue(L, 2);
-  lua_rawget(L, lua_upvalueindex(1));
-  return 1;
+  return index_c(L);
 }
 
 static int ltimer__tostring (lua_State *L) {

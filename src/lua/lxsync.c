@@ -550,19 +550,6 @@ static const luaL_Reg sem_methods[] = {
 
 /* ---- opening ---- */
 
-/* Metatable 'tname' (a box type) with __tostring and methods in __index. */
-static void newtype (lua_State *L, const char *tname, lua_CFunction tostr,
-                     const luaL_Reg *methods) {
-  lbox_newmetatable(L, tname);             /* mt */
-  lua_pushcfunction(L, tostr);
-  lua_setfield(L, -2, "__tostring");
-  int n = 0;
-  while (methods[n].name) n++;
-  lua_createtable(L, 0, n);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-}
 
 /* A closer's metatable (not a box), 'close' also its __gc if 'gc'. */
 static void newcloser (lua_State *L, const char *tname, lua_CFunction close,
@@ -575,22 +562,22 @@ static void newcloser (lua_State *L, const char *tname, lua_CFunction close,
 }
 
 void lonce_meta (lua_State *L) {
-  newtype(L, GOCHAN_ONCE_MT, lonce__tostring, once_methods);
+  lbox_newtype(L, GOCHAN_ONCE_MT, lonce__tostring, once_methods);
   newcloser(L, ONCE_CLOSER_MT, loncecloser__close, true);
 }
 
 void lrwmutex_meta (lua_State *L) {
-  newtype(L, GOCHAN_RWMUTEX_MT, lrw__tostring, rw_methods);
+  lbox_newtype(L, GOCHAN_RWMUTEX_MT, lrw__tostring, rw_methods);
   newcloser(L, RW_CLOSER_MT, lrwcloser__close, false);
   newcloser(L, RW_RCLOSER_MT, lrwrcloser__close, false);
 }
 
 void lcond_meta (lua_State *L) {
-  newtype(L, GOCHAN_COND_MT, lcond__tostring, cond_methods);
+  lbox_newtype(L, GOCHAN_COND_MT, lcond__tostring, cond_methods);
 }
 
 void lsem_meta (lua_State *L) {
-  newtype(L, GOCHAN_SEM_MT, lsem__tostring, sem_methods);
+  lbox_newtype(L, GOCHAN_SEM_MT, lsem__tostring, sem_methods);
 }
 
 const luaL_Reg lxsync_funcs[] = {
