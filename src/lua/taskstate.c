@@ -174,11 +174,71 @@ int lgochan_print (lua_State *L) {
 ** of a gochan type is made when the first object of that type arrives.
 */
 
-/* require "_G" (a module reference to a base function crosses by that
-** name) opens the base library like a first read of its names does */
+static const char *const basenames[] = {
+  "assert", "collectgarbage", "dofile", "error", "getmetatable", "ipairs",
+  "loadfile", "load", "next", "pairs", "pcall", "print", "warn", "rawequal",
+  "rawlen", "rawget", "rawset", "select", "setmetatable", "tonumber",
+  "tostring", "type", "xpcall", "_G", "_VERSION", NULL
+};
+#define NBASE (sizeof(basenames) / sizeof(basenames[0]) - 1)
+
+/*
+** The base library binds one name at a time: a task that reads 'assert'
+** gets 'assert', one entry in its globals, not the 25 of luaopen_base
+** (which cost a task ~2 KB and ~35,000 instructions the first time it
+** read any of them). Every base function is a light C function, the same
+** in every state, so their addresses are read once per process from a
+** scratch state (written once under 'base_once', read-only afterwards).
+** If that state could not be made, 'basefns' stays empty and a first
+** read opens the whole library as before.
+*/
+static lua_CFunction basefns[NBASE];
+static pthread_once_t base_once = PTHREAD_ONCE_INIT;
+
+static void basefns_init (void) {
+  lua_State *S = luaL_newstate();
+  if (!S) return;
+  luaL_requiref(S, "_G", luaopen_base, 0);
+  for (size_t i = 0; i < NBASE; i++) {
+    lua_getfield(S, -1, basenames[i]);
+    basefns[i] = lua_tocfunction(S, -1);      /* NULL for _G, _VERSION */
+    lua_pop(S, 1);
+  }
+  lua_close(S);
+}
+
+/* Set base name 'i' in the globals table at 'gt' (absolute index). The
+** first one also sets package.loaded._G, where a traceback looks for a
+** function's name ("in function 'error'", as in a plain state). */
+static void bind_base (lua_State *L, int gt, size_t i) {
+  const char *k = basenames[i];
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, -1, "_G") == LUA_TNIL) {
+    lua_pushvalue(L, gt);
+    lua_setfield(L, -3, "_G");
+  }
+  lua_pop(L, 2);
+  if (strcmp(k, "_G") == 0) lua_pushvalue(L, gt);
+  else if (strcmp(k, "_VERSION") == 0) lua_pushliteral(L, LUA_VERSION);
+  else if (strcmp(k, "print") == 0) lua_pushcfunction(L, lgochan_print);
+  else {
+    pthread_once(&base_once, basefns_init);
+    if (!basefns[i]) {                      /* no scratch state: all at once */
+      luaL_requiref(L, "_G", luaopen_base, 0);
+      lua_pushcfunction(L, lgochan_print);      /* whole lines */
+      lua_setfield(L, -2, "print");
+      lua_pop(L, 1);
+      return;
+    }
+    lua_pushcfunction(L, basefns[i]);
+  }
+  lua_setfield(L, gt, k);
+}
+
+/* require "_G" before any base name was read (a module reference to a
+** base function crosses by that name): the globals, which bind on read */
 static int open_base (lua_State *L) {
   lua_pushglobaltable(L);
-  lua_getfield(L, -1, "_G");     /* through lazy_index */
   return 1;
 }
 
@@ -231,12 +291,6 @@ static const luaL_Reg lazylibs[] = {
   {LUA_DBLIBNAME, luaopen_debug}, {NULL, NULL}
 };
 
-static const char *const basenames[] = {
-  "assert", "collectgarbage", "dofile", "error", "getmetatable", "ipairs",
-  "loadfile", "load", "next", "pairs", "pcall", "print", "warn", "rawequal",
-  "rawlen", "rawget", "rawset", "select", "setmetatable", "tonumber",
-  "tostring", "type", "xpcall", "_G", "_VERSION", NULL
-};
 
 /* The paths of the task whose state 'L' is, if it is the one running. */
 static const struct paths *task_paths (lua_State *L) {
@@ -284,17 +338,10 @@ static void open_package (lua_State *L) {
 static int lazy_index (lua_State *L) {
   const char *k = lua_tostring(L, 2);
   if (!k || lua_type(L, 2) != LUA_TSTRING) return 0;
-  for (int i = 0; basenames[i]; i++)
+  for (size_t i = 0; i < NBASE; i++)
     if (strcmp(k, basenames[i]) == 0) {
-      if (lua_rawgetp(L, LUA_REGISTRYINDEX, (void *)basenames) == LUA_TNIL) {
-        lua_pushboolean(L, 1);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, (void *)basenames);
-        luaL_requiref(L, "_G", luaopen_base, 0);
-        lua_pushcfunction(L, lgochan_print);      /* whole lines */
-        lua_setfield(L, 1, "print");
-        lua_pop(L, 1);
-      }
-      lua_pop(L, 1);
+      bind_base(L, 1, i);
+      lua_pushvalue(L, 2);
       lua_rawget(L, 1);
       return 1;
     }

@@ -96,8 +96,9 @@ static void decmodule (struct dec *d) {
   }
   if (flen > 0) {
     if (lua_type(L, -1) == LUA_TTABLE) {
-      lua_pushlstring(L, field, flen);
-      lua_rawget(L, -2);                             /* loaded name mod v */
+      lua_pushlstring(L, field, flen);   /* as require(name)[field] reads
+                    it: a task's globals bind a base function on first read */
+      lua_gettable(L, -2);                           /* loaded name mod v */
       lua_remove(L, -2);
     }
     else {
