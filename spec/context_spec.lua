@@ -266,13 +266,15 @@ describe("blocking calls with a context", function()
       end)
 
       it("ch:recv gives up at the context's deadline", function()
+        -- timed from the context's making: a task may start late (under
+        -- a sanitizer or collector stress), never before it
+        local t0 = gochan.now()
         local ctx = gochan.with_timeout(0.05)
         local ch = gochan.chan()
-        local r = helper.within(where, function(c, x)
-          local t0 = gochan.now()
+        local r = helper.within(where, function(c, x, start)
           local v, ok, err = c:recv(x)
-          return v, ok, err, gochan.now() - t0
-        end, ch, ctx)
+          return v, ok, err, gochan.now() - start
+        end, ch, ctx, t0)
         assert.same({ nil, nil, "context deadline exceeded" }, { r[1], r[2], r[3] })
         helper.assert_waited(r[4], 0.05)
       end)
@@ -354,13 +356,14 @@ describe("blocking calls with a context", function()
       end)
 
       it("sleep returns true after the whole time, nil, err when cut short", function()
-        local ctx = gochan.with_timeout(0.03)
-        local r = helper.within(where, function(x)
-          local a = gochan.sleep(0.001, x)
+        -- the deadline is made where it is used: a task may start late
+        local r = helper.within(where, function(live)
+          local a = gochan.sleep(0.001, live)
+          local x = gochan.with_timeout(0.03)
           local t0 = gochan.now()
           local b, err = gochan.sleep(10, x)
           return a, b, err, gochan.now() - t0
-        end, ctx)
+        end, (gochan.with_cancel()))
         assert.same({ true, nil, "context deadline exceeded" }, { r[1], r[2], r[3] })
         assert.is_true(r[4] < 5)
       end)

@@ -133,9 +133,13 @@ end
 -- Runs Lua source 'src' in a fresh lua5.4 (GOCHAN_SPEC_LUA) with this
 -- state's module paths, under `timeout` ('seconds', default 20), stderr
 -- joined to stdout: its output and exit status (128 + n for signal n).
-function M.run_lua (src, seconds)
-  local cmd = ("LUA_PATH=%s LUA_CPATH=%s timeout %d %s -e %s 2>&1"):format(
-    M.shq(package.path), M.shq(package.cpath), seconds or 20,
+-- 'env' (optional): more environment variables for it, { NAME = value }.
+function M.run_lua (src, seconds, env)
+  local vars = {}
+  for k, v in pairs(env or {}) do vars[#vars + 1] = k .. "=" .. M.shq(v) .. " " end
+  table.sort(vars)
+  local cmd = ("%sLUA_PATH=%s LUA_CPATH=%s timeout %d %s -e %s 2>&1"):format(
+    table.concat(vars), M.shq(package.path), M.shq(package.cpath), seconds or 20,
     os.getenv("GOCHAN_SPEC_LUA") or "lua5.4", M.shq(src))
   local p = assert(io.popen(cmd))
   local out = p:read("a")

@@ -883,19 +883,24 @@ describe("many tasks", function()
     local out = gochan.chan(1000)
     local wg = gochan.waitgroup()
     for i = 1, 1000 do
+      -- the tasks' own timeout is far longer than the wait for all of them
+      -- to block, so that a slow start (a sanitizer, a loaded machine)
+      -- fails that wait clearly instead of timing out early starters
       wg:go(function(g, o, x)
-        local _, ok = g:recv(T)
+        local _, ok = g:recv(8 * T)
         o:send(ok == false and x or -x, T)   -- false: woken by the close
       end, gate, out, i)
     end
-    local deadline = gochan.now() + T        -- until all 1000 are blocked
+    local deadline = gochan.now() + 4 * T    -- until all 1000 are blocked
+    local blocked
     repeat
-      local blocked = 0
+      blocked = 0
       for _, e in ipairs(gochan.tasks()) do
         if e.status == "blocked" then blocked = blocked + 1 end
       end
       if blocked < 1000 then gochan.sleep(0.001) end
     until blocked == 1000 or gochan.now() > deadline
+    assert.equal(1000, blocked, "not all tasks blocked within the wait")
     gate:close()
     assert.is_true(wg:wait(T))
     local sum = 0

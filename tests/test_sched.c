@@ -70,7 +70,7 @@ static void fdrop (struct task *t) {
   task_finish(t, true, NULL, 0);
 }
 
-static const struct sched_hooks hooks = { frun, fdrop, NULL };
+static const struct sched_hooks hooks = { .run = frun, .drop = fdrop };
 
 static struct task *spawn (struct ftask *f) {
   struct task *t = task_new(f);

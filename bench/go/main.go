@@ -4,7 +4,7 @@
 //
 //	NAME unit value [key value ...]
 //
-// Usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN|W2CTX|CANCEL [-n size]
+// Usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN|W2CTX|CANCEL|W2TRACE [-n size]
 // Standard library only; GOMAXPROCS is Go's default (the number of CPUs),
 // as gochan's workers default to the number of CPUs.
 package main
@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -391,6 +392,46 @@ func w2ctx(n int) {
 	report("W2CTX", "us_per_roundtrip", el/float64(n)*1e6, "cpu_s", ms(cpu))
 }
 
+// w2trace is W2 while runtime/trace records into a temporary file: Go's
+// figure for W2TRACE. trace.Stop (it flushes what is left) is timed apart,
+// after the clock stops, as stop_s; trace_mb is the file's size.
+func w2trace(n int) {
+	f, err := os.CreateTemp("", "gobench-trace-*.out")
+	check(err == nil, "W2TRACE: cannot create the trace file")
+	defer os.Remove(f.Name())
+	defer f.Close()
+	stop := startTimer()
+	check(trace.Start(f) == nil, "W2TRACE: trace.Start failed")
+	a, b := make(chan int), make(chan int)
+	done := make(chan int)
+	go func() {
+		for i := 0; i < n; i++ {
+			b <- (<-a) + 1
+		}
+	}()
+	go func() {
+		x := 0
+		for i := 0; i < n; i++ {
+			a <- x
+			x = <-b
+		}
+		done <- x
+	}()
+	x := <-done
+	el, cpu := stop()
+	t0 := time.Now()
+	trace.Stop()
+	stopS := time.Since(t0).Seconds()
+	size := int64(0)
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	check(x == n, "W2TRACE: wrong count")
+	report("W2TRACE", "us_per_roundtrip", el/float64(n)*1e6, "cpu_s", ms(cpu),
+		"stop_s", fmt.Sprintf("%.3f", stopS),
+		"trace_mb", fmt.Sprintf("%.1f", float64(size)/1e6))
+}
+
 // cancelw is CANCEL: n goroutines blocked receiving on one channel with one
 // context; the time from cancel() until the last has returned from its
 // receive (each then marks a WaitGroup, and waits for the end of the run so
@@ -441,7 +482,7 @@ func check(ok bool, msg string) {
 }
 
 func main() {
-	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL LAT LATSLEEP CHURN W2CTX CANCEL")
+	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL LAT LATSLEEP CHURN W2CTX CANCEL W2TRACE")
 	n := flag.Int("n", 0, "size (0: the workload's default of issue 6)")
 	flag.Parse()
 	type workload struct {
@@ -453,11 +494,11 @@ func main() {
 		"W4": {w4, 1000000}, "W5": {w5, 200000}, "W6": {w6, 100000},
 		"SEL": {sel, 1000000}, "LAT": {latency, 8}, "LATSLEEP": {latency, 8},
 		"CHURN": {churn, 3000000}, "W2CTX": {w2ctx, 100000},
-		"CANCEL": {cancelw, 100000},
+		"CANCEL": {cancelw, 100000}, "W2TRACE": {w2trace, 100000},
 	}
 	wl, ok := all[strings.ToUpper(*w)]
 	if !ok || *n < 0 {
-		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN|W2CTX|CANCEL [-n size]")
+		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN|W2CTX|CANCEL|W2TRACE [-n size]")
 		os.Exit(2)
 	}
 	size := *n

@@ -42,6 +42,7 @@
 #include "hostref.h"
 #include "named.h"
 #include "scheduler.h"
+#include "trace.h"
 
 #define MAXW 256                    /* workers, spares included */
 #define SLICE_NS 10000000           /* preempt after 10 ms */
@@ -197,16 +198,13 @@ size_t sched_live (void) {
   return n;
 }
 
-void sched_foreach (void (*fn) (void *, uint64_t, const char *, const char *),
-                    void *ud) {
+void sched_foreach (void (*fn) (void *, uint64_t, const char *, const char *,
+                                const char *), void *ud) {
   pthread_mutex_lock(&livemu);
   for (struct task *t = live_head; t; t = t->lnext) {
-    const char *what = atomic_load(&t->waiting);   /* a static string */
-    bool blocked = atomic_load(&t->blocked);
-    const char *state = blocked ? "blocked"
-                      : atomic_load(&t->pstate) == PS_RUNNING ? "running"
-                      : "runnable";
-    fn(ud, t->id, state, blocked ? what : NULL);
+    const char *what;
+    const char *state = task_state(t, &what);
+    fn(ud, t->id, t->name, state, what);
   }
   pthread_mutex_unlock(&livemu);
 }
@@ -217,6 +215,7 @@ void sched_foreach (void (*fn) (void *, uint64_t, const char *, const char *),
 static void task_destroy (struct obj *o) {
   struct task *t = (struct task *)o;
   free(t->cancelmsg);
+  free(t->name);
   if (t->ctx) ctx_release(t->ctx);
   for (int i = 0; i < t->nres; i++) tvalue_clear(&t->res[i]);
   free(t->res);
@@ -228,8 +227,12 @@ struct task *task_new (void *ud) {
   if (!t) return NULL;
   obj_init(&t->hdr, OBJ_TASK, task_destroy, sizeof *t);
   t->id = atomic_fetch_add(&next_id, 1);
-  atomic_init(&t->pstate, PS_RUNNING);
+  atomic_init(&t->pstate, PS_QUEUED);    /* runnable once spawned */
   atomic_init(&t->status, TASK_RUNNING);
+  atomic_init(&t->runticks, 0);
+  atomic_init(&t->switches, 0);
+  atomic_init(&t->mem, 0);
+  atomic_init(&t->mempeak, 0);
   atomic_init(&t->blocked, false);
   atomic_init(&t->waiting, NULL);
   atomic_init(&t->canceled, false);
@@ -327,6 +330,7 @@ void task_finish_status (struct task *t, int status, struct tvalue *res,
                          int nres) {
   t->res = res;
   t->nres = nres;
+  if (TRACE_ON()) trace_end(t, status);
   golock_lock(&t->jmu);
   atomic_store_explicit(&t->status, status, memory_order_release);
   struct waiter *list = waitq_claim_all(&t->joiners, GO_OK, NULL);
@@ -559,10 +563,14 @@ static void make_runnable (struct task *t, bool next) {
 
 void task_wake (struct op *op) {
   struct task *t = op->owner;
+  if (TRACE_ON()) trace_wake(op);        /* before it may run again */
   /* Exactly one of the waker and the parking worker requeues the task:
-  ** whoever comes second in the pstate exchange (see worker_loop). */
-  if (atomic_exchange(&t->pstate, PS_WOKEN) == PS_PARKED)
+  ** whoever comes second in the pstate exchange (see worker_loop). A task
+  ** claimed by an inspector (PS_INSPECT) is requeued by task_unclaim. */
+  if (atomic_exchange(&t->pstate, PS_WOKEN) == PS_PARKED) {
+    atomic_store_explicit(&t->pstate, PS_QUEUED, memory_order_release);
     make_runnable(t, true);
+  }
 }
 
 /* ---------------------------------------------------------------- */
@@ -733,6 +741,181 @@ static void on_preempt (int sig) {
   errno = saved;
 }
 
+/* ---- time on workers, claims, the busy warning ---- */
+
+/*
+** A slice is timed in ticks: the TSC on x86-64 (a few cycles to read,
+** where clock_gettime costs ~25 ns twice per slice), nanoseconds
+** elsewhere. Ticks become seconds by the rate measured between
+** sched_start ('tick0', 'ns0': written once before any worker exists)
+** and the moment of reading.
+*/
+static uint64_t tick0;
+static int64_t ns0;
+static _Atomic int64_t busy_warn_ns;       /* 0: off */
+
+static inline uint64_t ticks_now (void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  return __builtin_ia32_rdtsc();
+#else
+  return (uint64_t)go_now();
+#endif
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* Until the runtime has run 100 ms, the rate of a 2 ms spin (once). */
+static double spin_rate;
+static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
+static void spin_calibrate (void) {
+  int64_t n0 = go_now(), n1;
+  uint64_t k0 = ticks_now();
+  while ((n1 = go_now()) - n0 < 2000000) cpu_relax();
+  spin_rate = (double)(ticks_now() - k0) * 1e9 / (double)(n1 - n0);
+}
+#endif
+
+static double ticks_per_sec (void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (atomic_load(&started)) {
+    int64_t dns = go_now() - ns0;
+    uint64_t dt = ticks_now() - tick0;
+    if (dns >= 100000000 && dt > 0) return (double)dt * 1e9 / (double)dns;
+  }
+  pthread_once(&spin_once, spin_calibrate);
+  return spin_rate > 0 ? spin_rate : 1e9;
+#else
+  return 1e9;
+#endif
+}
+
+double task_cpu (struct task *t) {
+  return (double)atomic_load_explicit(&t->runticks, memory_order_relaxed) /
+         ticks_per_sec();
+}
+
+void sched_set_busy_warn (double secs) {
+  int64_t v = 0;
+  if (secs > 0) v = secs >= 9e9 ? INT64_MAX : secs < 1e-9 ? 1 : (int64_t)(secs * 1e9);
+  atomic_store(&busy_warn_ns, v);
+}
+
+/* Before a slice: PS_RUNNING, waiting out an inspector's claim. Acquire:
+** what an inspector did to the task's state happens before it runs. */
+static void start_slice (struct task *t) {
+  int s = atomic_load_explicit(&t->pstate, memory_order_relaxed);
+  for (;;) {
+    if (s == PS_INSPECT) {
+      cpu_relax();
+      s = atomic_load_explicit(&t->pstate, memory_order_relaxed);
+      continue;
+    }
+    if (atomic_compare_exchange_weak_explicit(&t->pstate, &s, PS_RUNNING,
+            memory_order_acquire, memory_order_relaxed))
+      return;
+  }
+}
+
+/* After a slice of 'dt' ticks that ended in 'r' (worker only). */
+static void end_slice (struct task *t, int r, uint64_t dt) {
+  atomic_store_explicit(&t->runticks,
+      atomic_load_explicit(&t->runticks, memory_order_relaxed) + dt,
+      memory_order_relaxed);
+  if (r == RUN_PARK) {
+    atomic_store_explicit(&t->switches,
+        atomic_load_explicit(&t->switches, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+    t->busyticks = 0;
+    return;
+  }
+  t->busyticks += dt;
+  int64_t lim = atomic_load_explicit(&busy_warn_ns, memory_order_relaxed);
+  if (r == RUN_YIELD && lim && !t->busywarned && hooks.busy) {
+    double secs = (double)t->busyticks / ticks_per_sec();
+    if (secs * 1e9 >= (double)lim) {
+      t->busywarned = true;
+      hooks.busy(t, secs);
+    }
+  }
+}
+
+/*
+** The claim is one more pstate: PS_PARKED (blocked: its worker has
+** finished the park exchange) or PS_QUEUED (in a run queue) becomes
+** PS_INSPECT. While it is, a worker that took the task spins in
+** start_slice, and a waker's exchange sees PS_INSPECT (not PS_PARKED)
+** and leaves the requeue to task_unclaim, which sees its PS_WOKEN.
+** Nothing else writes pstate then: a queued task has no waker, a parked
+** one no worker.
+*/
+/* 'inspectmu' is held from a claim to its unclaim, and taken once by
+** sched_shutdown after it sets 'shutting': so no claim is held while
+** shutdown drops tasks, and none starts after (a worker that drops a
+** task it took from a queue first waits out a claim in start_slice). */
+static pthread_mutex_t inspectmu = PTHREAD_MUTEX_INITIALIZER;
+
+bool task_claim (struct task *t, int *saved) {
+  pthread_mutex_lock(&inspectmu);
+  int s = atomic_load_explicit(&t->pstate, memory_order_relaxed);
+  if (atomic_load(&shutting) ||
+      atomic_load_explicit(&t->status, memory_order_acquire) != TASK_RUNNING ||
+      (s != PS_PARKED && s != PS_QUEUED) ||
+      !atomic_compare_exchange_strong_explicit(&t->pstate, &s, PS_INSPECT,
+          memory_order_acquire, memory_order_relaxed)) {
+    pthread_mutex_unlock(&inspectmu);
+    return false;
+  }
+  *saved = s;
+  return true;
+}
+
+void task_unclaim (struct task *t, int saved) {
+  if (saved == PS_QUEUED)
+    atomic_store_explicit(&t->pstate, PS_QUEUED, memory_order_release);
+  else if (atomic_exchange_explicit(&t->pstate, PS_PARKED,
+               memory_order_acq_rel) == PS_WOKEN) {   /* woken meanwhile */
+    atomic_store_explicit(&t->pstate, PS_QUEUED, memory_order_release);
+    make_runnable(t, false);
+  }
+  pthread_mutex_unlock(&inspectmu);
+}
+
+const char *task_state (struct task *t, const char **what) {
+  bool blocked = atomic_load(&t->blocked);
+  *what = blocked ? atomic_load(&t->waiting) : NULL;   /* a static string */
+  if (blocked) return "blocked";
+  int s = atomic_load(&t->pstate);
+  return s == PS_RUNNING ? "running" : "runnable";
+}
+
+struct task **sched_snapshot (size_t *n) {
+  pthread_mutex_lock(&livemu);
+  size_t k = 0, cap = nlive;
+  struct task **a = cap ? malloc(cap * sizeof *a) : NULL;
+  if (a)
+    for (struct task *t = live_head; t && k < cap; t = t->lnext) {
+      obj_retain(&t->hdr);
+      a[k++] = t;
+    }
+  pthread_mutex_unlock(&livemu);
+  *n = k;
+  return a;
+}
+
+/* After a slice that parked: PS_RUNNING becomes PS_PARKED, true; or a
+** waker came first (PS_WOKEN), false: the worker requeues the task.
+** A compare-and-swap, not an exchange: PS_PARKED must never be seen by
+** an inspector (task_claim) while the task is about to be requeued. */
+static bool park_state (struct task *t) {
+  int s = PS_RUNNING;
+  if (atomic_compare_exchange_strong(&t->pstate, &s, PS_PARKED)) return true;
+  GOCHAN_ASSERT(s == PS_WOKEN);
+  return false;
+}
+
+static atomic_bool dump_requested;
+
+void sched_request_dump (void) { atomic_store(&dump_requested, true); }
+
 static void *worker_main (void *arg) {
   struct worker *w = arg;
   self_worker = w;
@@ -758,12 +941,12 @@ static void *worker_main (void *arg) {
       idle_park(w);
       continue;
     }
+    start_slice(t);                 /* (also waits out an inspector) */
     if (atomic_load(&shutting)) {
       atomic_fetch_sub(&nrunning, 1);
       drop_task(t);
       continue;
     }
-    atomic_store_explicit(&t->pstate, PS_RUNNING, memory_order_relaxed);
     atomic_store_explicit(&t->blocked, false, memory_order_relaxed);
     atomic_store_explicit(&t->waiting, NULL, memory_order_relaxed);
     atomic_store_explicit(&w->preempt, false, memory_order_relaxed);
@@ -773,7 +956,11 @@ static void *worker_main (void *arg) {
         atomic_load_explicit(&w->slices, memory_order_relaxed) + 1,
         memory_order_relaxed);
     atomic_store_explicit(&w->cur, t, memory_order_release);
+    if (TRACE_ON()) trace_slice_start(w->id, t);
+    uint64_t t0 = ticks_now();
     int r = hooks.run(t);
+    end_slice(t, r, ticks_now() - t0);
+    if (TRACE_ON()) trace_slice_end(w->id, t, r);
     atomic_store_explicit(&w->cur, NULL, memory_order_release);
     self_task = NULL;
     if (atomic_load_explicit(&w->stuck, memory_order_relaxed) &&
@@ -786,7 +973,7 @@ static void *worker_main (void *arg) {
         ** now. Lost: a peer fired it and its wake-up requeues the task
         ** (the pstate handshake), where a worker drops it. */
         if (op_cancel(&t->op, GO_SHUTDOWN)) drop_task(t);
-        else if (atomic_exchange(&t->pstate, PS_PARKED) == PS_WOKEN)
+        else if (!park_state(t))
           drop_task(t);
       }
       else drop_task(t);
@@ -796,12 +983,16 @@ static void *worker_main (void *arg) {
       ** sees the op the task parked on */
       atomic_store_explicit(&t->waiting, t->op.what, memory_order_release);
       atomic_store_explicit(&t->blocked, true, memory_order_release);
-      if (atomic_exchange(&t->pstate, PS_PARKED) == PS_WOKEN) {
+      if (!park_state(t)) {
         atomic_store_explicit(&t->blocked, false, memory_order_relaxed);
+        atomic_store_explicit(&t->pstate, PS_QUEUED, memory_order_release);
         make_runnable(t, false);   /* woken before it finished parking */
       }
     }
-    else if (r == RUN_YIELD) gq_push(t);
+    else if (r == RUN_YIELD) {
+      atomic_store_explicit(&t->pstate, PS_QUEUED, memory_order_release);
+      gq_push(t);
+    }
     else { live_remove(t); obj_release(&t->hdr); }
     atomic_fetch_sub(&nrunning, 1);
     atomic_fetch_add_explicit(&progress, 1, memory_order_relaxed);
@@ -914,6 +1105,9 @@ static void *monitor_main (void *arg) {
     nanosleep(&ts, NULL);
     if (atomic_load(&started)) check_workers();
     check_deadlock();
+    if (atomic_load(&dump_requested) && atomic_exchange(&dump_requested, false)
+        && hooks.dump && !atomic_load(&shutting))
+      hooks.dump();
   }
   return NULL;
 }
@@ -1003,6 +1197,8 @@ gostatus sched_start (int n, const struct sched_hooks *h) {
   pthread_mutex_lock(&smu);
   if (atomic_load(&started)) { pthread_mutex_unlock(&smu); return GO_OK; }
   hooks = *h;
+  tick0 = ticks_now();
+  ns0 = go_now();
   target = n > 0 ? (n < MAXW / 2 ? n : MAXW / 2) : ncpus();
   struct sigaction sa;             /* SA_RESTART: C calls in tasks go on */
   sa.sa_handler = on_preempt;
@@ -1029,11 +1225,13 @@ gostatus sched_spawn (struct task *t) {
   if (atomic_load(&shutting)) return GO_SHUTDOWN;
   obj_retain(&t->hdr);              /* the scheduler's reference */
   live_add(t);
+  if (TRACE_ON()) trace_spawn(t);
   make_runnable(t, false);
   return GO_OK;
 }
 
 void sched_shutdown (void) {
+  trace_shutdown();                 /* a trace still recording is written */
   pthread_mutex_lock(&mainmu);
   bool mon = monitor_running;
   monitor_running = false;
@@ -1045,6 +1243,8 @@ void sched_shutdown (void) {
   if (!atomic_load(&started)) return;
   self_stopping = true;
   atomic_store(&shutting, true);
+  pthread_mutex_lock(&inspectmu);       /* no claim is held after this */
+  pthread_mutex_unlock(&inspectmu);
   /* Cancel every parked task's op: the wake-up puts it in a queue, where a
   ** worker drops it instead of running it. A task whose thread is parked
   ** (thread_park) gets GO_SHUTDOWN from its call instead, and ends its

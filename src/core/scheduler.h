@@ -21,7 +21,8 @@
 enum { RUN_PARK, RUN_YIELD, RUN_DONE };           /* what a slice ended in */
 enum { TASK_RUNNING = 0, TASK_DONE, TASK_FAILED,   /* task->status */
        TASK_CANCELED };
-enum { PS_RUNNING = 0, PS_PARKED, PS_WOKEN };      /* task->pstate */
+enum { PS_RUNNING = 0, PS_PARKED, PS_WOKEN,       /* task->pstate */
+       PS_QUEUED, PS_INSPECT };
 
 struct task {
   struct obj hdr;
@@ -67,6 +68,25 @@ struct task {
   char *cancelmsg;
   _Atomic(struct op *) cop;
   struct context *ctx;
+  /* Looking inside (gochan.tasks, dump). 'name': malloc'd, set before
+  ** sched_spawn, read-only after, freed with the task. 'runticks' (time on
+  ** a worker, in ticks: task_cpu) and 'switches' (parks) are written only
+  ** by the worker running the task's slice, read by anyone (relaxed).
+  ** 'busyticks'/'busywarned': that worker's only (the busy warning). */
+  char *name;
+  _Atomic uint64_t runticks;
+  atomic_uint switches;
+  uint64_t busyticks;
+  bool busywarned;
+  /* The memory the task's Lua state holds (the binding's allocator keeps
+  ** it): written by the thread that allocates in the state (one at a
+  ** time: its worker, or whoever closes it), read by anyone (relaxed);
+  ** 'mempeak' kept only under a limit. 'memlimit' (0: none) is set before
+  ** sched_spawn, read-only after. */
+  _Atomic size_t mem, mempeak;
+  size_t memlimit;
+  bool limitoff;              /* the state's own thread only: its function
+                                 has ended, the limit no longer applies */
 };
 
 struct sched_hooks {
@@ -78,6 +98,13 @@ struct sched_hooks {
   ** whose slice ran too long (so: async-signal-safe). It arranges for the
   ** running task to reach a point where it checks sched_should_yield. */
   void (*preempt) (void);
+  /* On the worker, right after a slice that ended in RUN_YIELD: 't' has
+  ** run 'secs' seconds since it last blocked, more than the busy warning
+  ** (sched_set_busy_warn). Called once per task; may be NULL. */
+  void (*busy) (struct task *t, double secs);
+  /* On the monitor thread, after sched_request_dump (SIGQUIT); may be
+  ** NULL. The runtime is not stopping while it runs. */
+  void (*dump) (void);
 };
 
 /* The signal that carries preemption requests to worker threads (as Go
@@ -165,11 +192,36 @@ bool sched_stopping (void);
 ** are watched for deadlock and made interruptible by SIGINT. */
 void sched_set_main_thread (void);
 
-/* A snapshot of the live tasks for gochan.tasks() and the deadlock
-** message: calls 'fn' for each with its id, a state ("running",
-** "runnable", "blocked") and what it waits on (or NULL). */
-void sched_foreach (void (*fn) (void *ud, uint64_t id, const char *state,
-                                const char *what), void *ud);
+/* The live tasks for the deadlock message: calls 'fn' for each with its
+** id, name (or NULL), a state ("running", "runnable", "blocked") and what
+** it waits on (or NULL), under the live list's lock. */
+void sched_foreach (void (*fn) (void *ud, uint64_t id, const char *name,
+                                const char *state, const char *what),
+                    void *ud);
 size_t sched_live (void);
+
+/* The live tasks, each retained (obj_release each, then free the array);
+** NULL with *n = 0 when there are none or no memory. */
+struct task **sched_snapshot (size_t *n);
+/*
+** Claim 't' so that no worker runs it while the caller reads its state
+** (a traceback): possible when it is parked (blocked) or queued, not
+** while a slice runs it, nor once it has ended. A worker that picks a
+** claimed task waits for task_unclaim; a wake-up during the claim is
+** kept and acted on by task_unclaim. '*saved' is for task_unclaim. The
+** claim is short: the caller does nothing that blocks while it holds it.
+*/
+bool task_claim (struct task *t, int *saved);
+void task_unclaim (struct task *t, int saved);
+/* Seconds 't' has spent running on workers (its CPU, as the runtime
+** sees it), and the state name sched_foreach gives it. */
+double task_cpu (struct task *t);
+const char *task_state (struct task *t, const char **what);
+/* The busy warning: a task that runs 'secs' (> 0; 0: off) without
+** blocking is reported once through hooks.busy. */
+void sched_set_busy_warn (double secs);
+/* From a signal handler (async-signal-safe): run hooks.dump on the
+** monitor thread soon. */
+void sched_request_dump (void);
 
 #endif

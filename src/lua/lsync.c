@@ -107,7 +107,7 @@ static int lwg_wait (lua_State *L) {
 /* wg:go(fn, ...) -> task: add(1), start, done() when it ends (also when
 ** it fails); if the task cannot start, the add is undone. */
 static int lwg_go (lua_State *L) {
-  return ltask_spawn(L, 2, checkwg(L, 1));
+  return ltask_spawn(L, 2, checkwg(L, 1), NULL);
 }
 
 static int lwg__tostring (lua_State *L) {

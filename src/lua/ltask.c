@@ -91,9 +91,12 @@ static void abandon (struct task *t, struct ltask *lt, struct tvalue *res,
 ** call failed then (GO_SHUTDOWN) is one of them. */
 static void report_failure (struct task *t, const char *msg) {
   if (sched_stopping()) return;
-  char head[64];
-  int n = snprintf(head, sizeof head, "gochan: task #%llu failed: ",
-                   (unsigned long long)t->id);
+  char head[160];
+  int n = snprintf(head, sizeof head, "gochan: task #%llu%s%.100s%s failed: ",
+                   (unsigned long long)t->id, t->name ? " \"" : "",
+                   t->name ? t->name : "", t->name ? "\"" : "");
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof head) n = sizeof head - 1;
   size_t len = strlen(msg);
   char *line = malloc((size_t)n + len + 2);
   if (!line) { fprintf(stderr, "%s%s\n", head, msg); return; }
@@ -257,6 +260,9 @@ static int task_run (struct task *t) {
     lua_pop(co, nres);              /* a plain coroutine.yield() yields too */
     return lt->parking ? RUN_PARK : RUN_YIELD;
   }
+  /* the function has ended: what follows (its results, a failure's
+  ** traceback and report) runs unprotected and must not meet the limit */
+  lt->t->limitoff = true;
   struct tvalue *res = NULL;
   int n = 0;
   bool failed = st != LUA_OK;
@@ -315,8 +321,13 @@ static void task_drop (struct task *t) {
 }
 
 static const struct sched_hooks hooks = {
-  .run = task_run, .drop = task_drop, .preempt = preempt_request
+  .run = task_run, .drop = task_drop, .preempt = preempt_request,
+  .busy = linspect_busy, .dump = linspect_dump
 };
+
+gostatus ltask_start (void) {
+  return sched_start(atomic_load(&config_workers), &hooks);
+}
 
 
 /* ---------------------------------------------------------------- */
@@ -338,11 +349,12 @@ static bool packargs (lua_State *L, int first, struct ltask *lt) {
 /* Packs the function and arguments (refusals raise here, with nothing
 ** held) and queues the task: its state is made by its first slice, on a
 ** worker. */
-int ltask_spawn (lua_State *L, int first, struct waitgroup *wg) {
+int ltask_spawn (lua_State *L, int first, struct waitgroup *wg,
+                 const struct spawnopts *o) {
   int n = lua_gettop(L) - first + 1;
   if (lua_type(L, first) != LUA_TFUNCTION)
     return luaL_typeerror(L, first, "function");
-  gostatus st = sched_start(atomic_load(&config_workers), &hooks);
+  gostatus st = ltask_start();
   if (st != GO_OK) return lg_raise(L, st);
   struct ltask *lt = calloc(1, sizeof *lt);
   struct tvalue *vals = calloc((size_t)n, sizeof *vals);
@@ -353,6 +365,11 @@ int ltask_spawn (lua_State *L, int first, struct waitgroup *wg) {
   lt->nvals = n;
   lbox_push(L, &t->hdr);        /* the box owns 't' from here on */
   obj_release(&t->hdr);
+  if (o && o->name && !(t->name = strdup(o->name))) {
+    abandon(t, lt, NULL, 0);
+    return lg_raise(L, GO_NOMEM);
+  }
+  if (o) t->memlimit = o->memlimit;
   if (!packargs(L, first, lt)) {
     abandon(t, lt, NULL, 0);    /* clears what was packed */
     return lg_packerror(L);
@@ -395,7 +412,7 @@ struct lspawner *ltask_spawner (lua_State *L, int first, int last) {
   int n = last - first + 1;
   if (lua_type(L, first) != LUA_TFUNCTION)
     luaL_typeerror(L, first, "function");
-  gostatus st = sched_start(atomic_load(&config_workers), &hooks);
+  gostatus st = ltask_start();
   if (st != GO_OK) lg_raise(L, st);
   struct lspawner *sp = calloc(1, sizeof *sp);
   struct tvalue *vals = calloc((size_t)n, sizeof *vals);
@@ -443,7 +460,46 @@ void ltask_spawner_run (void *p) {
 
 /* gochan.go(fn, ...) -> task */
 static int lgochan_go (lua_State *L) {
-  return ltask_spawn(L, 1, NULL);
+  return ltask_spawn(L, 1, NULL, NULL);
+}
+
+/* gochan.spawn(opts, fn, ...) -> task: gochan.go with a name and a memory
+** limit (bytes, at least MINLIMIT: below that a state cannot start). */
+#define MINLIMIT 65536
+static int lgochan_spawn (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int top = lua_gettop(L);
+  struct spawnopts o = { NULL, 0 };
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {                    /* unknown options raise */
+    lua_pop(L, 1);
+    const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    if (strcmp(k, "name") != 0 && strcmp(k, "memlimit") != 0) {
+      if (lua_type(L, -1) == LUA_TSTRING)
+        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option '%s'", k));
+      return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option (a %s key)",
+                                                 luaL_typename(L, -1)));
+    }
+  }
+  int tt = lua_getfield(L, 1, "name");
+  if (tt != LUA_TNIL) {
+    size_t len;
+    if (tt != LUA_TSTRING)
+      return luaL_argerror(L, 1, lua_pushfstring(L, "'name' must be a string, got %s",
+                                                 luaL_typename(L, -1)));
+    o.name = lua_tolstring(L, -1, &len);
+    if (strlen(o.name) != len)
+      return luaL_argerror(L, 1, "'name' contains a zero byte");
+  }
+  if (lua_getfield(L, 1, "memlimit") != LUA_TNIL) {
+    int isint;
+    lua_Integer m = lua_tointegerx(L, -1, &isint);
+    if (!isint || lua_type(L, -1) != LUA_TNUMBER || m < MINLIMIT)
+      return luaL_argerror(L, 1, "'memlimit' must be an integer of at least 65536 (bytes)");
+    o.memlimit = (size_t)m;
+  }
+  lua_settop(L, top);           /* the name stays anchored by opts */
+  return ltask_spawn(L, 2, NULL, &o);
 }
 
 /* ---------------------------------------------------------------- */
@@ -541,7 +597,8 @@ static int ltask__eq (lua_State *L) {
 /* Every key of the settings table at 1 is a known setting, or raises
 ** "bad argument #1 to 'config' (unknown setting 'x')". */
 static void checksettings (lua_State *L) {
-  static const char *const known[] = { "workers", NULL };
+  static const char *const known[] = { "workers", "sigquit", "busy_warn",
+                                       NULL };
   lua_pushnil(L);
   while (lua_next(L, 1)) {                    /* k v */
     lua_pop(L, 1);
@@ -561,6 +618,7 @@ static int lgochan_config (lua_State *L) {
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
     checksettings(L);                         /* before anything changes */
+    linspect_checkconfig(L);
     if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
       int isint;
       lua_Integer n = lua_tointegerx(L, -1, &isint);
@@ -571,30 +629,13 @@ static int lgochan_config (lua_State *L) {
       atomic_store(&config_workers, (int)n);
     }
     lua_pop(L, 1);
+    linspect_applyconfig(L);
   }
-  lua_createtable(L, 0, 1);
+  lua_createtable(L, 0, 3);
   int n = atomic_load(&config_workers);
   lua_pushinteger(L, sched_started() || n <= 0 ? sched_workers() : n);
   lua_setfield(L, -2, "workers");
-  return 1;
-}
-
-static void addtask (void *ud, uint64_t id, const char *state, const char *what) {
-  lua_State *L = ud;
-  lua_createtable(L, 0, 3);
-  lua_pushinteger(L, (lua_Integer)id);
-  lua_setfield(L, -2, "id");
-  lua_pushstring(L, state);
-  lua_setfield(L, -2, "status");
-  if (what) { lua_pushstring(L, what); lua_setfield(L, -2, "waiting"); }
-  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-}
-
-/* gochan.tasks() -> { {id=, status=, waiting=}, ... } */
-static int lgochan_tasks (lua_State *L) {
-  lua_createtable(L, (int)sched_live(), 0);
-  luaL_checkstack(L, 4, NULL);
-  sched_foreach(addtask, L);    /* runs under the live lock: no raising */
+  linspect_pushconfig(L);
   return 1;
 }
 
@@ -616,6 +657,6 @@ void ltask_meta (lua_State *L) {
 }
 
 const luaL_Reg ltask_funcs[] = {
-  {"go", lgochan_go}, {"config", lgochan_config}, {"tasks", lgochan_tasks},
+  {"go", lgochan_go}, {"spawn", lgochan_spawn}, {"config", lgochan_config},
   {"print", lgochan_print}, {NULL, NULL}
 };

@@ -59,11 +59,31 @@ void lnotify_meta (lua_State *L);
 extern const luaL_Reg lnotify_funcs[];        /* notifier */
 /* ltask.c */
 void ltask_meta (lua_State *L);
-extern const luaL_Reg ltask_funcs[];          /* go config tasks print */
+extern const luaL_Reg ltask_funcs[];          /* go spawn config print */
+/* gochan.spawn's options: the task's name (or NULL) and memory limit in
+** bytes (0: none). */
+struct spawnopts { const char *name; size_t memlimit; };
 /* Start fn(...) (the function at 'first', its arguments above it) as a
 ** task, with wg:go's waitgroup 'wg' (or NULL): add(1) now, done() when
-** the task ends. Leaves the task box on top; 1. */
-int ltask_spawn (lua_State *L, int first, struct waitgroup *wg);
+** the task ends; 'o' may be NULL. Leaves the task box on top; 1. */
+int ltask_spawn (lua_State *L, int first, struct waitgroup *wg,
+                 const struct spawnopts *o);
+/* Start the runtime (its workers and monitor) if it is not running. */
+gostatus ltask_start (void);
+/* linspect.c: gochan.tasks and gochan.dump; the scheduler's busy and dump
+** hooks; gochan.config's settings sigquit and busy_warn (check all
+** before applying any) */
+extern const luaL_Reg linspect_funcs[];       /* tasks dump */
+struct task;
+void linspect_busy (struct task *t, double secs);
+void linspect_dump (void);
+void linspect_checkconfig (lua_State *L);
+void linspect_applyconfig (lua_State *L);
+void linspect_pushconfig (lua_State *L);
+/* ltrace.c: gochan.trace_start/trace_stop; GOCHAN_TRACE, read once per
+** process by ltrace_fromenv (at the first luaopen) */
+extern const luaL_Reg ltrace_funcs[];         /* trace_start trace_stop */
+void ltrace_fromenv (void);
 /* lcancel.c: task:cancel, gochan.context, and how a task that ended by
 ** its cancel is told from one that failed (for ltask.c's slice) */
 extern const luaL_Reg lcancel_funcs[];        /* context */

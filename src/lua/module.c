@@ -40,7 +40,7 @@ static const struct ltype types[OBJ_NTYPES] = {
 /* The module functions of each type file. */
 static const luaL_Reg *const funcs[] = {
   lchan_funcs, lnamed_funcs, lcontext_funcs, lcancel_funcs, lselect_funcs, lsync_funcs, lxsync_funcs, ltime_funcs,
-  ltask_funcs, lnotify_funcs
+  ltask_funcs, lnotify_funcs, linspect_funcs, ltrace_funcs
 };
 
 
@@ -51,14 +51,16 @@ static const luaL_Reg *const funcs[] = {
 ** (truncated if long) and only pushed once that lock is released. */
 struct tasklist { char buf[2048]; size_t len; };
 
-static void addtask (void *ud, uint64_t id, const char *state,
-                     const char *what) {
+static void addtask (void *ud, uint64_t id, const char *name,
+                     const char *state, const char *what) {
   struct tasklist *tl = (struct tasklist *)ud;
   size_t room = sizeof tl->buf - tl->len;
   if (room <= 1) return;
-  int k = snprintf(tl->buf + tl->len, room, "\n\tgochan.task #%llu (%s%s%s)",
-                   (unsigned long long)id, state, what ? ": " : "",
-                   what ? what : "");
+  int k = snprintf(tl->buf + tl->len, room,
+                   "\n\tgochan.task #%llu%s%s%s (%s%s%s)",
+                   (unsigned long long)id, name ? " \"" : "",
+                   name ? name : "", name ? "\"" : "", state,
+                   what ? ": " : "", what ? what : "");
   if (k < 0) return;
   if ((size_t)k >= room) {                    /* truncated: mark it */
     tl->len = sizeof tl->buf - 1;
@@ -160,6 +162,7 @@ int luaopen_gochan_core (lua_State *L) {
     sched_set_main_thread();
   lbox_init(types, deadlock);    /* before any box is made */
   opensentinel(L);
+  ltrace_fromenv();              /* GOCHAN_TRACE: once per process */
   lbox_open(L);
   transfer_open(L);
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &MODKEY) != LUA_TTABLE) {

@@ -16,10 +16,34 @@
 #include "taskstate.h"
 #include "transfer.h"
 
-/* Task states, and only they, allocate with goalloc (a mark that costs
+/*
+** A task's state allocates from goalloc (src/core/alloc.h) through
+** 'taskalloc', which keeps the bytes it holds (gochan.tasks'
+** 'mem') and enforces gochan.spawn's 'memlimit' (both in the struct task): an allocation that would
+** pass the limit fails (Lua then collects and retries, and raises "not
+** enough memory" in the task); a free or a shrink never fails.
+*/
+static void *taskalloc (void *ud, void *p, size_t osize, size_t nsize) {
+  struct task *t = ud;
+  size_t old = p ? osize : 0;
+  size_t used = atomic_load_explicit(&t->mem, memory_order_relaxed);
+  if (nsize > old && t->memlimit && used - old + nsize > t->memlimit &&
+      !t->limitoff)
+    return NULL;
+  void *q = goalloc(NULL, p, osize, nsize);
+  if (!q && nsize > 0) return NULL;
+  used = used - old + nsize;
+  atomic_store_explicit(&t->mem, used, memory_order_relaxed);
+  if (t->memlimit &&
+      used > atomic_load_explicit(&t->mempeak, memory_order_relaxed))
+    atomic_store_explicit(&t->mempeak, used, memory_order_relaxed);
+  return q;
+}
+
+/* Task states, and only they, allocate with taskalloc (a mark that costs
 ** them nothing: no registry entry). */
 bool taskstate_is (lua_State *L) {
-  return lua_getallocf(L, NULL) == goalloc;
+  return lua_getallocf(L, NULL) == taskalloc;
 }
 
 /*
@@ -133,9 +157,9 @@ static void warn_on (void *ud, const char *msg, int tocont) {
   warn_cont(ud, msg, tocont);
 }
 
-/* A task's state: memory from goalloc (src/core/alloc.h). */
-static lua_State *new_task_state (void) {
-  lua_State *L = lua_newstate(goalloc, NULL);
+/* A task's state: memory from taskalloc. */
+static lua_State *new_task_state (struct ltask *lt) {
+  lua_State *L = lua_newstate(taskalloc, lt->t);
   if (L) {
     lua_atpanic(L, state_panic);
     lua_setwarnf(L, warn_off, L);
@@ -457,7 +481,7 @@ static int decode_args (lua_State *L) {
 }
 
 bool taskstate_start (struct ltask *lt) {
-  lua_State *NL = new_task_state();
+  lua_State *NL = new_task_state(lt);
   if (!NL) return false;
   lt->L = NL;
   /* No collection while the state is set up: a fresh state starts its
