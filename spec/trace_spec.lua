@@ -2,12 +2,19 @@ local gochan = require "gochan"
 local cjson = require "cjson"
 local helper = require "spec.helper"
 
--- The trace file at 'path', decoded (raises if it is not JSON).
+-- The trace file at 'path', decoded (raises if it is not JSON). Decoding
+-- is the spec's own work, not gochan's: under ./dev gc's collector stress
+-- it runs with the collector stopped (it took 90 s of CI there).
 local function load(path)
   local f = assert(io.open(path, "r"))
   local s = f:read("a")
   f:close()
-  return cjson.decode(s)
+  local stress = os.getenv("GOCHAN_GC_STRESS") ~= nil
+  if stress then collectgarbage("stop") end
+  local ok, t = pcall(cjson.decode, s)
+  if stress then collectgarbage("restart") end
+  if not ok then error(t, 2) end
+  return t
 end
 
 -- A decoded trace, indexed: the names of the tracks by pid and tid, the
@@ -191,10 +198,12 @@ describe("gochan.trace_start()", function()
         for _, s in ipairs(list) do all[#all + 1] = s end
       end
       table.sort(all, function(p, q) return p.ts < q.ts end)
-      for i = 2, #all do
+      local worst = 0               -- one assertion, not one per span (each
+      for i = 2, #all do            -- costs much under ./dev gc's stress)
         local gap = all[i].ts - (all[i - 1].ts + all[i - 1].dur)
-        assert.is_true(math.abs(gap) < 0.0025, "a gap of " .. gap .. " us")
+        if math.abs(gap) > math.abs(worst) then worst = gap end
       end
+      assert.is_true(math.abs(worst) < 0.0025, "a gap of " .. worst .. " us")
     end
   end)
 
