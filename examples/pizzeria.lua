@@ -82,7 +82,9 @@ cyan("The Pizzeria is open for business!")
 cyan("----------------------------------")
 
 local job = Producer.new()
-local shop = gochan.go(pizzeria, job.data, job.quit)
+-- (Go's `go pizzeria(...)`; spawn only adds a name, which gochan.tasks(),
+-- gochan.dump() and a trace show)
+local shop = gochan.spawn({ name = "pizzeria" }, pizzeria, job.data, job.quit)
 
 for order in job.data:range() do
   if order.number <= NUMBER_OF_PIZZAS then

@@ -809,6 +809,7 @@ static void start_slice (struct task *t) {
       s = atomic_load_explicit(&t->pstate, memory_order_relaxed);
       continue;
     }
+    GOCHAN_ASSERT(s == PS_QUEUED);     /* in a queue: nothing else */
     if (atomic_compare_exchange_weak_explicit(&t->pstate, &s, PS_RUNNING,
             memory_order_acquire, memory_order_relaxed))
       return;
