@@ -104,7 +104,8 @@ local function assert_self_contained (html)
   end
 end
 
--- Task ids and names in a trace file: { [tid] = name }.
+-- Task ids and names in a trace file: { [tid] = name }, with the number of
+-- hand-offs in it and of those to main (tid 0).
 local function tasks_of_trace (path)
   local doc = cjson.decode(slurp(path))
   local taskpid = 2
@@ -113,16 +114,17 @@ local function tasks_of_trace (path)
       taskpid = e.pid
     end
   end
-  local tasks, handoffs = {}, 0
+  local tasks, handoffs, tomain = {}, 0, 0
   for _, e in ipairs(doc.traceEvents) do
     if e.pid == taskpid and e.tid then
       local tid = math.tointeger(e.tid)
       if e.ph == "M" and e.name == "thread_name" then tasks[tid] = e.args.name
       else tasks[tid] = tasks[tid] or true end
       if e.ph == "s" then handoffs = handoffs + 1 end
+      if e.ph == "f" and tid == 0 then tomain = tomain + 1 end
     end
   end
-  return tasks, handoffs
+  return tasks, handoffs, tomain
 end
 
 describe("tools/trace2html", function()
@@ -350,8 +352,10 @@ describe("the pizzeria's trace in Chromium", function()
 
   it("shows one row per task of the trace, and the hand-off arrows", function()
     if not need_chromium() then return end
-    local tasks, handoffs = tasks_of_trace(trace)
+    local tasks, handoffs, tomain = tasks_of_trace(trace)
     assert.is_true(handoffs > 0, "the trace has no hand-off")
+    -- the shop hands each of its ten orders to main, waiting in its range
+    assert.is_true(tomain >= 10, tomain .. " hand-offs to main")
     local source = slurp(page)
     assert_self_contained(source)
     local dom, err, code = browse("--dump-dom")
@@ -370,9 +374,16 @@ describe("the pizzeria's trace in Chromium", function()
     end
     local n = spans_of(shop.body)
     assert.is_true(n.running > 0 and n.blocked > 0 and n.runnable > 0)
+    -- main's row: its waits, and no running span (gochan does not run it)
+    n = spans_of(rows[0].body)
+    assert.is_true(n.blocked > 0 and n.running == 0)
     local arrows = arrows_of(dom)
     assert.equal(#arrows_of(source), #arrows)
-    assert.is_true(#arrows > 0)
+    local intomain = 0
+    for _, a in ipairs(arrows) do
+      if a.to == 0 then intomain = intomain + 1 end
+    end
+    assert.is_true(intomain > 0, "no arrow into main's row")
     for _, a in ipairs(arrows) do
       assert.truthy(rows[a.from], "an arrow from no row")
       assert.truthy(rows[a.to], "an arrow to no row")

@@ -140,6 +140,43 @@ describe("gochan.trace_start()", function()
     assert.equal("main", ix.names[2][0])
   end)
 
+  it("draws main's wait in a recv, and an arrow from the task whose send woke it", function()
+    gochan.trace_start(path)
+    local ch = gochan.chan()
+    local t = gochan.go(function(c)
+      -- a send that does not wait succeeds only once main waits in its recv
+      local deadline = gochan.now() + 10
+      while not c:send("x", 0) do
+        if gochan.now() > deadline then return false end
+        gochan.sleep(0.001)
+      end
+      return true
+    end, ch)
+    assert.same({ "x", true }, { ch:recv(10) })
+    assert.same({ true, true }, { t:join(10) })
+    gochan.trace_stop()
+    local ix = index(load(path))
+    assert.equal("main", ix.names[2][0])
+    local wait
+    for _, b in ipairs(ix.spans[0] and ix.spans[0].blocked or {}) do
+      if b.args.waiting == "recv on gochan.chan" then wait = b end
+    end
+    assert.is_truthy(wait, "no blocked span of main waiting in its recv")
+    assert.is_nil(ix.spans[0].running)    -- main is not scheduled by gochan
+    -- the arrow goes from the task's send to main where it resumed: the
+    -- end of that wait (the join may draw a second one)
+    assert.is_true(flows(ix, idof(t), 0) >= 1)
+    local ends = false
+    for _, pair in pairs(ix.flows) do
+      if pair.s and pair.f and math.tointeger(pair.s.tid) == idof(t)
+         and math.tointeger(pair.f.tid) == 0 then
+        assert.is_true(pair.f.ts >= pair.s.ts)
+        if math.abs(pair.f.ts - (wait.ts + wait.dur)) < 0.002 then ends = true end
+      end
+    end
+    assert.is_true(ends, "no arrow ends where main's recv resumed")
+  end)
+
   it("shows a task blocked since before the trace started", function()
     local ch = gochan.chan()
     local t = gochan.spawn({ name = "waiter" }, function(c) return (c:recv(10)) end, ch)

@@ -233,6 +233,9 @@ struct task *task_new (void *ud) {
   atomic_init(&t->switches, 0);
   atomic_init(&t->mem, 0);
   atomic_init(&t->mempeak, 0);
+#ifdef GOCHAN_TESTING
+  atomic_init(&t->inslice, false);
+#endif
   atomic_init(&t->blocked, false);
   atomic_init(&t->waiting, NULL);
   atomic_init(&t->canceled, false);
@@ -279,6 +282,7 @@ void task_disarm (struct task *t) {
 }
 
 void sched_blocking (const char *what) { self_what = what; }
+const char *sched_blocking_what (void) { return self_what; }
 
 bool sched_stopping (void) { return atomic_load(&shutting); }
 
@@ -811,13 +815,20 @@ static void start_slice (struct task *t) {
     }
     GOCHAN_ASSERT(s == PS_QUEUED);     /* in a queue: nothing else */
     if (atomic_compare_exchange_weak_explicit(&t->pstate, &s, PS_RUNNING,
-            memory_order_acquire, memory_order_relaxed))
+            memory_order_acquire, memory_order_relaxed)) {
+#ifdef GOCHAN_TESTING
+      atomic_store(&t->inslice, true);
+#endif
       return;
+    }
   }
 }
 
 /* After a slice of 'dt' ticks that ended in 'r' (worker only). */
 static void end_slice (struct task *t, int r, uint64_t dt) {
+#ifdef GOCHAN_TESTING
+  atomic_store(&t->inslice, false);
+#endif
   atomic_store_explicit(&t->runticks,
       atomic_load_explicit(&t->runticks, memory_order_relaxed) + dt,
       memory_order_relaxed);
@@ -866,6 +877,9 @@ bool task_claim (struct task *t, int *saved) {
     return false;
   }
   *saved = s;
+#ifdef GOCHAN_TESTING
+  GOCHAN_ASSERT(!atomic_load(&t->inslice));      /* no slice runs it */
+#endif
   return true;
 }
 

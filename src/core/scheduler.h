@@ -87,6 +87,10 @@ struct task {
   size_t memlimit;
   bool limitoff;              /* the state's own thread only: its function
                                  has ended, the limit no longer applies */
+#ifdef GOCHAN_TESTING
+  atomic_bool inslice;        /* a worker runs its slice: task_claim checks
+                                 that it never succeeds then */
+#endif
 };
 
 struct sched_hooks {
@@ -185,6 +189,9 @@ void task_finish_status (struct task *t, int status, struct tvalue *res,
 ** dropped) and on the thread in sched_shutdown; a task that parks by
 ** yielding then is dropped instead. */
 void sched_blocking (const char *what);
+/* What this thread's current blocking call waits on (as sched_blocking
+** set it), or NULL. */
+const char *sched_blocking_what (void);
 /* Shutdown has begun: tasks are being dropped. */
 bool sched_stopping (void);
 

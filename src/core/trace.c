@@ -177,6 +177,26 @@ void trace_end (struct task *t, int status) {
   record(EV_END, -1, t->id, (uint64_t)status, NULL, false, NULL);
 }
 
+/* A thread's park is known by its op's address: unique while it parks.
+** A task's slice that parks is recorded too (arg 1), so that the writer
+** drops a wake-up recorded before that park instead of keeping it for a
+** later op at the same address. */
+void trace_thread_park (struct op *op, bool parking) {
+  bool intask = sched_current() != NULL;
+  if (intask && !parking) return;
+  const char *what = sched_blocking_what();
+  record(parking ? EV_TPARK : EV_TRESUME, -1, (uint64_t)(uintptr_t)op,
+         intask, what ? what : op->what, false, NULL);
+}
+
+/* Only a task's hand-off is drawn: another thread is main's row too. */
+void trace_thread_wake (struct op *op) {
+  struct task *by = sched_current();
+  if (by && atomic_load_explicit(&op->state, memory_order_relaxed)
+            == OP_FIRED)
+    record(EV_TWAKE, -1, (uint64_t)(uintptr_t)op, by->id, NULL, true, NULL);
+}
+
 /* ---------------------------------------------------------------- */
 /* the merge                                                          */
 

@@ -57,22 +57,32 @@ void trace_wake (struct op *op);
 void trace_spawn (struct task *t);
 /* The task's status is being set (TASK_DONE, TASK_FAILED, TASK_CANCELED). */
 void trace_end (struct task *t, int status);
+/* op_park's hooks: a thread parks on 'op' ('parking') or resumes. One
+** that is not running a task's slice (the main state, a host thread) is
+** drawn as the track of tid 0, "main"; a task's slice that blocks its
+** worker so is not drawn (it is running). */
+void trace_thread_park (struct op *op, bool parking);
+/* op_wake's, before it wakes the thread parked on 'op'. */
+void trace_thread_wake (struct op *op);
 
 /*
 ** Between trace.c and tracejson.c: one recorded event, and the JSON
 ** writer over the events of every buffer merged in time order.
 */
-enum { EV_INIT, EV_NAME, EV_SPAWN, EV_START, EV_STOP, EV_WAKE, EV_END };
+enum { EV_INIT, EV_NAME, EV_SPAWN, EV_START, EV_STOP, EV_WAKE, EV_END,
+       EV_TPARK, EV_TRESUME, EV_TWAKE };   /* the last three: a thread's op */
 
 struct tev {
   int64_t ts;             /* go_now() when it happened */
-  uint64_t task;          /* the task's id */
-  uint64_t arg;           /* EV_INIT: TS_* state; EV_STOP: RUN_*; EV_WAKE:
-                             the waker's task id (0: main or a host
-                             thread); EV_END: TASK_* status */
-  const char *what;       /* EV_INIT (blocked), EV_STOP (parked), EV_WAKE:
-                             what it waits on (a static string); EV_NAME:
-                             a copy of its name, freed after the writer */
+  uint64_t task;          /* the task's id; EV_T*: the op's address */
+  uint64_t arg;           /* EV_INIT: TS_* state; EV_STOP: RUN_*; EV_WAKE,
+                             EV_TWAKE: the waker's task id (0: main or a
+                             host thread); EV_END: TASK_* status; EV_TPARK:
+                             1 if a task's slice parks (not drawn) */
+  const char *what;       /* EV_INIT (blocked), EV_STOP (parked), EV_WAKE,
+                             EV_TPARK, EV_TRESUME: what it waits on (a
+                             static string); EV_NAME: a copy of its name,
+                             freed after the writer */
   int32_t worker;         /* EV_START, EV_STOP: the worker's index */
   uint8_t kind;           /* EV_* */
   uint8_t handoff;        /* EV_WAKE: a peer fired the op (not a timeout,

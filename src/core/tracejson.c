@@ -1,7 +1,8 @@
 /*
 ** tracejson.c: a trace's events, merged in time order (trace.c), written
 ** as Chrome Trace Event JSON: the spans each task spends running, blocked
-** and runnable, each slice again on its worker's track, a flow arrow per
+** and runnable, each slice again on its worker's track, the waits of the
+** main state (and host threads) on its track, tid 0, a flow arrow per
 ** hand-off, an instant per task end, and the names of the tracks. The
 ** format is the one tools/trace2html reads: keep the two in step.
 */
@@ -32,6 +33,20 @@ struct tstate {
   bool flow;                        /* a hand-off to draw at its next slice */
 };
 
+/* A thread that parks (the main state, a host thread: drawn as main, tid
+** 0), known by its op: made at its park or at a hand-off to it recorded
+** first, dropped when it resumes. */
+struct tpark {
+  struct tpark *next;
+  uint64_t op;                      /* the op's address */
+  int64_t since;                    /* its park (ns since t0) */
+  const char *what;
+  int64_t wake_ts;                  /* the hand-off to it, if 'flow' */
+  uint64_t waker;
+  bool parked;                      /* its park was seen */
+  bool flow;
+};
+
 struct writer {
   FILE *f;
   int64_t t0;
@@ -40,6 +55,7 @@ struct writer {
   uint64_t flows;                   /* flow ids given */
   struct tstate **bucket;
   size_t nbucket, count;
+  struct tpark *parks;              /* threads parked, a few */
   bool nomem;
   unsigned char seen[MAXTRACK];     /* workers that ran a slice */
   size_t len;                       /* bytes in 'out', not yet written */
@@ -191,29 +207,29 @@ static void span (struct writer *w, struct tstate *t, int state,
   }
 }
 
-/* The arrow of a hand-off: from the waker at the wake-up to the woken
-** task at the start of its next slice. */
-static void flow (struct writer *w, struct tstate *t, int64_t at) {
+/* The arrow of a hand-off: from 'waker' at the wake-up 'wake_ts' to the
+** woken 'tid' at 'at', the start of its next slice (main: its resume). */
+static void flow (struct writer *w, uint64_t waker, int64_t wake_ts,
+                  uint64_t tid, int64_t at) {
   uint64_t id = ++w->flows;
   sep(w);
   put(w, "{\"ph\":\"s\",\"cat\":\"handoff\",\"name\":\"handoff\",\"id\":");
   putu(w, id);
   put(w, ",\"pid\":2,\"tid\":");
-  putu(w, t->waker);
+  putu(w, waker);
   put(w, ",\"ts\":");
-  us(w, t->wake_ts);
+  us(w, wake_ts);
   putch(w, '}');
   sep(w);
   put(w, "{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"handoff\",\"name\":\"handoff\","
          "\"id\":");
   putu(w, id);
   put(w, ",\"pid\":2,\"tid\":");
-  putu(w, t->id);
+  putu(w, tid);
   put(w, ",\"ts\":");
   us(w, at);
   putch(w, '}');
-  if (t->waker == 0) w->main_used = true;
-  t->flow = false;
+  if (waker == 0 || tid == 0) w->main_used = true;
 }
 
 static void endmark (struct writer *w, uint64_t id, int64_t at, int status) {
@@ -293,10 +309,72 @@ static void forget (struct writer *w, struct tstate *t) {
   free(t);
 }
 
+/* A blocked span of main, tid 0 (a thread parked on 'what'). */
+static void main_span (struct writer *w, int64_t from, int64_t to,
+                       const char *what) {
+  if (to <= from) return;           /* woken as it parked */
+  sep(w);
+  put(w, "{\"ph\":\"X\",\"cat\":\"task\",\"name\":\"blocked\","
+         "\"pid\":2,\"tid\":0");
+  tsdur(w, from, to - from);
+  put(w, ",\"args\":{\"waiting\":");
+  jstr(w, what ? what : "?");
+  put(w, "}}");
+  w->main_used = true;
+}
+
+/* The park of the thread on op 'op': found, or made (NULL: no memory). */
+static struct tpark *tpark (struct writer *w, uint64_t op, bool make) {
+  for (struct tpark *p = w->parks; p; p = p->next)
+    if (p->op == op) return p;
+  if (!make) return NULL;
+  struct tpark *p = calloc(1, sizeof *p);
+  if (!p) { w->nomem = true; return NULL; }
+  p->op = op;
+  p->next = w->parks;
+  w->parks = p;
+  return p;
+}
+
+static void tpark_drop (struct writer *w, struct tpark *p) {
+  struct tpark **q = &w->parks;
+  while (*q != p) q = &(*q)->next;
+  *q = p->next;
+  free(p);
+}
+
+/* An event of a thread's op, at 'at': main's blocked spans and the
+** hand-offs to it. */
+static void thread_step (struct writer *w, const struct tev *e, int64_t at) {
+  struct tpark *p = tpark(w, e->task, e->kind != EV_TRESUME);
+  switch (e->kind) {
+    case EV_TPARK:
+      if (!p) break;
+      if (e->arg) { tpark_drop(w, p); break; }   /* a task's slice */
+      p->parked = true;
+      p->since = at;
+      p->what = e->what;
+      break;
+    case EV_TWAKE:                  /* before or after its park */
+      if (!p) break;
+      p->flow = true;
+      p->waker = e->arg;
+      p->wake_ts = at;
+      break;
+    default:                        /* EV_TRESUME */
+      main_span(w, p && p->parked ? p->since : 0, at, e->what);
+      if (p && p->flow) flow(w, p->waker, p->wake_ts, 0, at);
+      if (p) tpark_drop(w, p);
+      w->main_used = true;
+      break;
+  }
+}
+
 /* One event, in time order: the state machine of its task. */
 static void step (struct writer *w, const struct tev *e) {
   int64_t at = e->ts - w->t0;
   if (at < 0) at = 0;
+  if (e->kind >= EV_TPARK) { thread_step(w, e, at); return; }
   struct tstate *t = task(w, e->task, e->kind == EV_NAME ? e->what : NULL);
   if (!t) return;
   switch (e->kind) {
@@ -313,7 +391,8 @@ static void step (struct writer *w, const struct tev *e) {
       break;
     case EV_START:
       close_span(w, t, at);
-      if (t->flow) flow(w, t, at);
+      if (t->flow) flow(w, t->waker, t->wake_ts, t->id, at);
+      t->flow = false;
       t->state = ST_RUNNING;
       t->since = at;
       t->worker = e->worker;
@@ -388,6 +467,11 @@ int tracejson_write (FILE *f, int64_t t0, int64_t t1, int nworkers,
       free(t);
     }
   free(w->bucket);
+  while (w->parks) {                /* threads still parked */
+    struct tpark *p = w->parks;
+    if (p->parked) main_span(w, p->since, end, p->what);
+    tpark_drop(w, p);
+  }
   int top = nworkers < MAXTRACK ? nworkers : MAXTRACK;
   for (int i = 0; i < MAXTRACK; i++)
     if (i < top || w->seen[i]) {

@@ -3,6 +3,7 @@
 ** thread on an op's futex word. See waitq.h for the protocol.
 */
 #include "waitq.h"
+#include "trace.h"
 
 _Atomic(go_park_fn) go_park_hook = NULL;
 
@@ -119,6 +120,7 @@ enum { WOKEN_NO = 0, WOKEN_YES = 1, WOKEN_SLEEPING = 2 };
 
 void op_wake (struct op *op) {
   if (op->wake) { op->wake(op); return; }
+  if (TRACE_ON()) trace_thread_wake(op);   /* while 'op' surely lives */
   if (atomic_exchange_explicit(&op->woken, WOKEN_YES, memory_order_acq_rel)
       == WOKEN_SLEEPING)
     go_futex_wake(&op->woken, 1);
@@ -129,14 +131,8 @@ void op_wake (struct op *op) {
 #define PARK_SPINS 200
 
 
-void op_park (struct op *op, int64_t deadline) {
-  GOCHAN_ASSERT(op->wake == NULL);
-  op->deadline = deadline;
-  for (int i = 0; i < PARK_SPINS; i++) {
-    if (atomic_load_explicit(&op->woken, memory_order_acquire) == WOKEN_YES)
-      return;
-    cpu_relax();
-  }
+/* The sleep of op_park once spinning did not see the wake-up. */
+static void park_sleep (struct op *op, int64_t deadline) {
   go_park_fn hook = atomic_load_explicit(&go_park_hook, memory_order_acquire);
   if (hook) hook(op, true);
   for (;;) {
@@ -155,4 +151,18 @@ void op_park (struct op *op, int64_t deadline) {
     go_futex_wait(&op->woken, WOKEN_SLEEPING, deadline);  /* then re-check */
   }
   if (hook) hook(op, false);            /* the one that saw it park */
+}
+
+void op_park (struct op *op, int64_t deadline) {
+  GOCHAN_ASSERT(op->wake == NULL);
+  if (TRACE_ON()) trace_thread_park(op, true);
+  op->deadline = deadline;
+  int i = 0;
+  while (i < PARK_SPINS &&
+         atomic_load_explicit(&op->woken, memory_order_acquire) != WOKEN_YES) {
+    cpu_relax();
+    i++;
+  }
+  if (i == PARK_SPINS) park_sleep(op, deadline);
+  if (TRACE_ON()) trace_thread_park(op, false);
 }
