@@ -98,10 +98,7 @@ describe("gochan.tasks()", function()
     assert.same({ n = 2, true, 0 }, res)
   end)
 
-  -- #tsan_open: under ThreadSanitizer this one reports a race between a
-  -- traceback read and a worker's write to a task's state (not found yet:
-  -- see the session note); ./dev tsan leaves it out until it is.
-  it("loses no wake-up while tracebacks are read over and over #tsan_open", function()
+  it("loses no wake-up while tracebacks are read over and over", function()
     -- two tasks hand values back and forth while the main state reads
     -- their stacks as fast as it can: a wake-up that comes during a read
     -- must still requeue the task

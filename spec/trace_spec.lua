@@ -194,11 +194,8 @@ describe("gochan.trace_start()", function()
   end)
 
   it("keeps every event of a trace longer than a buffer", function()
-    -- some 18,000 events: several buffers. Under ThreadSanitizer (./dev
-    -- tsan preloads it) 6,000: its runtime crashes (in MutexSet::Add)
-    -- after some 10,000 round trips of a ping-pong, with or without a trace;
-    -- tests/test_trace.c fills many buffers under it instead.
-    local N = (os.getenv("LD_PRELOAD") or ""):find("tsan") and 1000 or 3000
+    -- some 18,000 events: several buffers
+    local N = 3000
     gochan.trace_start(path)
     local a, b = gochan.chan(), gochan.chan()
     -- each side returns how often it parked (gochan.tasks().switches)
