@@ -8,11 +8,7 @@
 ** once. Under ThreadSanitizer this is what found the main-thread fields
 ** of src/core/sched.c read by host threads' parks without synchronisation.
 */
-#include "check.h"
-#include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
-#include "gochan.h"
+#include "embed.h"
 #include "chan_impl.h"
 
 #define T 10.0                 /* seconds: a wait that should be short */
@@ -23,38 +19,11 @@ static void sleep_ns (long ns) {
   nanosleep(&ts, NULL);
 }
 
-/* Run 'code' with the 'nargs' values on top of the stack as its '...';
-** leaves 'nres' results (nils if it failed, which is a failed check). */
-static void run_lua (lua_State *L, const char *code, int nargs, int nres) {
-  if (luaL_loadstring(L, code) != LUA_OK) {
-    fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
-    check_fail(__FILE__, __LINE__, "Lua code does not compile");
-    lua_settop(L, 0);
-    for (int i = 0; i < nres; i++) lua_pushnil(L);
-    return;
-  }
-  lua_insert(L, -(nargs + 1));
-  if (lua_pcall(L, nargs, nres, 0) != LUA_OK) {
-    fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
-    check_fail(__FILE__, __LINE__, "Lua code failed");
-    lua_settop(L, 0);
-    for (int i = 0; i < nres; i++) lua_pushnil(L);
-  }
-}
-
 /* A main state with gochan loaded and its runtime started (a task ran). */
 static lua_State *open_state (void) {
-  lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
-  luaL_requiref(L, "gochan.core", luaopen_gochan_core, 0);
-  lua_pop(L, 1);
-  lua_pushstring(L, GOCHAN_LUA_DIR);
-  run_lua(L,
-    "local luadir = ...\n"
-    "package.path = luadir .. '/?.lua;' .. luadir .. '/?/init.lua;' .. package.path\n"
-    "gochan = require 'gochan'\n"
-    "return gochan.go(function() gochan.sleep(0) return 1 end):join(10)\n",
-    1, 2);
+  lua_State *L = newstate();
+  run_lua(L, "return gochan.go(function() gochan.sleep(0) return 1 end):join(10)",
+          0, 2);
   CHECK(lua_toboolean(L, -2));
   CHECK_EQ_INT(lua_tointeger(L, -1), 1);
   lua_settop(L, 0);

@@ -8,12 +8,8 @@
 ** on a named channel or on one the host holds is not told "deadlock"
 ** while a host thread feeds it late; waiting on a plain channel is.
 */
-#include "check.h"
+#include "embed.h"
 #include <math.h>
-#include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
-#include "gochan.h"
 
 #define T 10.0                 /* seconds: a wait that should be short */
 #define N 2000                 /* values each way, host threads against tasks */
@@ -21,37 +17,6 @@
 static void sleep_ms (long ms) {
   struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
   nanosleep(&ts, NULL);
-}
-
-/* Run 'code' with the 'nargs' values on top as its '...'; leaves 'nres'
-** results (nils if it failed, which is a failed check). */
-static void run_lua (lua_State *L, const char *code, int nargs, int nres) {
-  if (luaL_loadstring(L, code) != LUA_OK) {
-    fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
-    check_fail(__FILE__, __LINE__, "Lua code does not compile");
-    lua_settop(L, 0);
-    for (int i = 0; i < nres; i++) lua_pushnil(L);
-    return;
-  }
-  lua_insert(L, -(nargs + 1));
-  if (lua_pcall(L, nargs, nres, 0) != LUA_OK) {
-    fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
-    check_fail(__FILE__, __LINE__, "Lua code failed");
-    lua_settop(L, 0);
-    for (int i = 0; i < nres; i++) lua_pushnil(L);
-  }
-}
-
-static lua_State *newstate (void) {
-  lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
-  luaL_requiref(L, "gochan.core", luaopen_gochan_core, 0);
-  lua_pop(L, 1);
-  lua_pushstring(L, GOCHAN_LUA_DIR);
-  run_lua(L, "local d = ...\n"
-             "package.path = d .. '/?.lua;' .. d .. '/?/init.lua;' .. package.path\n"
-             "gochan = require 'gochan'", 1, 0);
-  return L;
 }
 
 static void test_select_arguments (void) {

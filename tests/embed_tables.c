@@ -8,43 +8,10 @@
 ** keys refused with nothing sent, and gochan_value_free of cyclic graphs
 ** (ASan checks every table is freed once).
 */
-#include "check.h"
+#include "embed.h"
 #include <math.h>
-#include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
-#include "gochan.h"
 
 #define T 10.0
-
-static void run_lua (lua_State *L, const char *code, int nargs, int nres) {
-  if (luaL_loadstring(L, code) != LUA_OK) {
-    fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
-    check_fail(__FILE__, __LINE__, "Lua code does not compile");
-    lua_settop(L, 0);
-    for (int i = 0; i < nres; i++) lua_pushnil(L);
-    return;
-  }
-  lua_insert(L, -(nargs + 1));
-  if (lua_pcall(L, nargs, nres, 0) != LUA_OK) {
-    fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
-    check_fail(__FILE__, __LINE__, "Lua code failed");
-    lua_settop(L, 0);
-    for (int i = 0; i < nres; i++) lua_pushnil(L);
-  }
-}
-
-static lua_State *newstate (void) {
-  lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
-  luaL_requiref(L, "gochan.core", luaopen_gochan_core, 0);
-  lua_pop(L, 1);
-  lua_pushstring(L, GOCHAN_LUA_DIR);
-  run_lua(L, "local d = ...\n"
-             "package.path = d .. '/?.lua;' .. d .. '/?/init.lua;' .. package.path\n"
-             "gochan = require 'gochan'", 1, 0);
-  return L;
-}
 
 /* The value of string key 'k' in 't', or NULL. */
 static gochan_value *field (gochan_table *t, const char *k) {
