@@ -54,6 +54,15 @@ func w1(n int) {
 // Result: microseconds per round trip.
 func w2(n int) {
 	stop := startTimer()
+	x := pingpong(n)
+	el, cpu := stop()
+	check(x == n, "W2: wrong count")
+	report("W2", "us_per_roundtrip", el/float64(n)*1e6, "cpu_s", ms(cpu))
+}
+
+// pingpong is W2's workload: n round trips over two unbuffered channels
+// between two goroutines; it returns the pinger's last value (n).
+func pingpong(n int) int {
 	a, b := make(chan int), make(chan int)
 	done := make(chan int)
 	go func() {
@@ -70,9 +79,7 @@ func w2(n int) {
 		done <- x
 	}()
 	x := <-done
-	el, cpu := stop()
-	check(x == n, "W2: wrong count")
-	report("W2", "us_per_roundtrip", el/float64(n)*1e6, "cpu_s", ms(cpu))
+	return x
 }
 
 // w3 is spawn+join: n goroutines that do nothing, all started, then all
@@ -402,22 +409,7 @@ func w2trace(n int) {
 	defer f.Close()
 	stop := startTimer()
 	check(trace.Start(f) == nil, "W2TRACE: trace.Start failed")
-	a, b := make(chan int), make(chan int)
-	done := make(chan int)
-	go func() {
-		for i := 0; i < n; i++ {
-			b <- (<-a) + 1
-		}
-	}()
-	go func() {
-		x := 0
-		for i := 0; i < n; i++ {
-			a <- x
-			x = <-b
-		}
-		done <- x
-	}()
-	x := <-done
+	x := pingpong(n)
 	el, cpu := stop()
 	t0 := time.Now()
 	trace.Stop()

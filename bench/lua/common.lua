@@ -67,4 +67,35 @@ function M.report(name, unit, value, ...)
   io.stdout:flush()
 end
 
+-- W2's ping-pong: two tasks, two unbuffered channels, n round trips (ping
+-- sends on a, pong answers on b); with 'ctx', every recv takes it (W2CTX).
+-- Returns ping's last value (n when nothing was lost).
+function M.pingpong(n, ctx)
+  local gochan = M.gochan
+  local a, b = gochan.chan(), gochan.chan()
+  local pong, ping
+  if ctx == nil then
+    pong = gochan.go(function(a, b, n)
+      for _ = 1, n do b:send((a:recv()) + 1) end
+    end, a, b, n)
+    ping = gochan.go(function(a, b, n)
+      local x = 0
+      for _ = 1, n do a:send(x); x = b:recv() end
+      return x
+    end, a, b, n)
+  else
+    pong = gochan.go(function(a, b, n, ctx)
+      for _ = 1, n do b:send((a:recv(ctx)) + 1) end
+    end, a, b, n, ctx)
+    ping = gochan.go(function(a, b, n, ctx)
+      local x = 0
+      for _ = 1, n do a:send(x); x = b:recv(ctx) end
+      return x
+    end, a, b, n, ctx)
+  end
+  local x = M.join(ping)
+  M.join(pong)
+  return x
+end
+
 return M

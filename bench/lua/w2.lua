@@ -7,17 +7,7 @@ local N = B.size(100000)
 
 B.warmup()
 local stop = B.timer()
-local a, b = gochan.chan(), gochan.chan()
-local pong = gochan.go(function(a, b, n)
-  for _ = 1, n do b:send((a:recv()) + 1) end
-end, a, b, N)
-local ping = gochan.go(function(a, b, n)
-  local x = 0
-  for _ = 1, n do a:send(x); x = b:recv() end
-  return x
-end, a, b, N)
-local x = B.join(ping)
-B.join(pong)
+local x = B.pingpong(N)
 local t, cpu = stop()
 assert(x == N, "W2: wrong count " .. tostring(x))
 B.report("W2", "us_per_roundtrip", t / N * 1e6, "cpu_s", ("%.3f"):format(cpu))

@@ -11,17 +11,7 @@ local N = B.size(100000)
 B.warmup()
 local ctx, cancel = gochan.with_cancel()
 local stop = B.timer()
-local a, b = gochan.chan(), gochan.chan()
-local pong = gochan.go(function(a, b, n, ctx)
-  for _ = 1, n do b:send((a:recv(ctx)) + 1) end
-end, a, b, N, ctx)
-local ping = gochan.go(function(a, b, n, ctx)
-  local x = 0
-  for _ = 1, n do a:send(x); x = b:recv(ctx) end
-  return x
-end, a, b, N, ctx)
-local x = B.join(ping)
-B.join(pong)
+local x = B.pingpong(N, ctx)
 local t, cpu = stop()
 cancel()
 assert(x == N, "W2CTX: wrong count " .. tostring(x))

@@ -13,17 +13,7 @@ B.warmup()
 local path = os.tmpname()
 local stop = B.timer()
 gochan.trace_start(path)
-local a, b = gochan.chan(), gochan.chan()
-local pong = gochan.go(function(a, b, n)
-  for _ = 1, n do b:send((a:recv()) + 1) end
-end, a, b, N)
-local ping = gochan.go(function(a, b, n)
-  local x = 0
-  for _ = 1, n do a:send(x); x = b:recv() end
-  return x
-end, a, b, N)
-local x = B.join(ping)
-B.join(pong)
+local x = B.pingpong(N)
 local t, cpu = stop()
 local t0 = gochan.now()
 gochan.trace_stop()
