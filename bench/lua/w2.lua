@@ -2,7 +2,6 @@
 -- trips (ping sends on a, pong answers on b).
 -- Usage: lua5.4 bench/lua/w2.lua [N=100000]; prints `W2 us_per_roundtrip <x>`.
 local B = dofile(((arg and arg[0] or ""):match("^(.*)/") or ".") .. "/common.lua")
-local gochan = B.gochan
 local N = B.size(100000)
 
 B.warmup()
