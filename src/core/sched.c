@@ -198,17 +198,6 @@ size_t sched_live (void) {
   return n;
 }
 
-void sched_foreach (void (*fn) (void *, uint64_t, const char *, const char *,
-                                const char *), void *ud) {
-  pthread_mutex_lock(&livemu);
-  for (struct task *t = live_head; t; t = t->lnext) {
-    const char *what;
-    const char *state = task_state(t, &what);
-    fn(ud, t->id, t->name, state, what);
-  }
-  pthread_mutex_unlock(&livemu);
-}
-
 /* ---------------------------------------------------------------- */
 /* tasks                                                              */
 
@@ -795,6 +784,10 @@ static double ticks_per_sec (void) {
 double task_cpu (struct task *t) {
   return (double)atomic_load_explicit(&t->runticks, memory_order_relaxed) /
          ticks_per_sec();
+}
+
+double sched_busy_warn (void) {
+  return (double)atomic_load(&busy_warn_ns) / 1e9;
 }
 
 void sched_set_busy_warn (double secs) {

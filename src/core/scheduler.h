@@ -199,15 +199,10 @@ bool sched_stopping (void);
 ** are watched for deadlock and made interruptible by SIGINT. */
 void sched_set_main_thread (void);
 
-/* The live tasks for the deadlock message: calls 'fn' for each with its
-** id, name (or NULL), a state ("running", "runnable", "blocked") and what
-** it waits on (or NULL), under the live list's lock. */
-void sched_foreach (void (*fn) (void *ud, uint64_t id, const char *name,
-                                const char *state, const char *what),
-                    void *ud);
 size_t sched_live (void);
 
-/* The live tasks, each retained (obj_release each, then free the array);
+/* The live tasks (gochan.tasks, dump, the deadlock message), each
+** retained (obj_release each, then free the array);
 ** NULL with *n = 0 when there are none or no memory. */
 struct task **sched_snapshot (size_t *n);
 /*
@@ -221,12 +216,14 @@ struct task **sched_snapshot (size_t *n);
 bool task_claim (struct task *t, int *saved);
 void task_unclaim (struct task *t, int saved);
 /* Seconds 't' has spent running on workers (its CPU, as the runtime
-** sees it), and the state name sched_foreach gives it. */
+** sees it), and its state: "running", "runnable" or "blocked" (and what it
+** waits on, a static string, or NULL). */
 double task_cpu (struct task *t);
 const char *task_state (struct task *t, const char **what);
 /* The busy warning: a task that runs 'secs' (> 0; 0: off) without
 ** blocking is reported once through hooks.busy. */
 void sched_set_busy_warn (double secs);
+double sched_busy_warn (void);              /* its setting, 0 when off */
 /* From a signal handler (async-signal-safe): run hooks.dump on the
 ** monitor thread soon. */
 void sched_request_dump (void);

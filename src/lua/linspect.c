@@ -204,7 +204,6 @@ void linspect_busy (struct task *t, double secs) {
 /* ---- settings: sigquit, busy_warn ---- */
 
 static atomic_bool sigquit_dump;              /* a handler is installed */
-static _Atomic double busy_warn;              /* 0: off */
 
 static void on_sigquit (int sig) {
   (void)sig;
@@ -249,7 +248,6 @@ void linspect_applyconfig (lua_State *L) {
   lua_pop(L, 1);
   if (lua_getfield(L, 1, "busy_warn") != LUA_TNIL) {
     double s = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
-    atomic_store(&busy_warn, s);
     sched_set_busy_warn(s);
   }
   lua_pop(L, 1);
@@ -259,7 +257,7 @@ void linspect_applyconfig (lua_State *L) {
 void linspect_pushconfig (lua_State *L) {
   lua_pushstring(L, atomic_load(&sigquit_dump) ? "dump" : "default");
   lua_setfield(L, -2, "sigquit");
-  double s = atomic_load(&busy_warn);
+  double s = sched_busy_warn();
   if (s > 0) lua_pushnumber(L, s); else lua_pushboolean(L, 0);
   lua_setfield(L, -2, "busy_warn");
 }

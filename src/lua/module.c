@@ -5,6 +5,7 @@
 */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
@@ -46,19 +47,20 @@ static const luaL_Reg *const funcs[] = {
 
 /* ---- the deadlock message ---- */
 
-/* The deadlock message lists the live tasks; sched_foreach calls 'addtask'
-** with the scheduler's lock held, so the list is built in a fixed C buffer
-** (truncated if long) and only pushed once that lock is released. */
+/* The deadlock message lists the live tasks (a snapshot: sched.h) in a
+** fixed C buffer, truncated if long, so nothing raises until every task
+** of the snapshot is released. */
 struct tasklist { char buf[2048]; size_t len; };
 
-static void addtask (void *ud, uint64_t id, const char *name,
-                     const char *state, const char *what) {
-  struct tasklist *tl = (struct tasklist *)ud;
+static void addtask (struct tasklist *tl, struct task *t) {
   size_t room = sizeof tl->buf - tl->len;
   if (room <= 1) return;
+  const char *what;
+  const char *state = task_state(t, &what);
+  const char *name = t->name;
   int k = snprintf(tl->buf + tl->len, room,
                    "\n\tgochan.task #%llu%s%s%s (%s%s%s)",
-                   (unsigned long long)id, name ? " \"" : "",
+                   (unsigned long long)t->id, name ? " \"" : "",
                    name ? name : "", name ? "\"" : "", state,
                    what ? ": " : "", what ? what : "");
   if (k < 0) return;
@@ -74,7 +76,13 @@ static int deadlock (lua_State *L) {
   struct tasklist tl;
   tl.len = 0;
   tl.buf[0] = '\0';
-  sched_foreach(addtask, &tl);
+  size_t n;
+  struct task **ts = sched_snapshot(&n);
+  for (size_t i = 0; i < n; i++) {
+    addtask(&tl, ts[i]);
+    obj_release(&ts[i]->hdr);
+  }
+  free(ts);
   return luaL_error(L, "all tasks are asleep - deadlock!%s", tl.buf);
 }
 
