@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include "ctable.h"
 #include "hostref.h"
+#include "fuzzbuf.h"
 
 /* Stand-ins for capi.c's reference calls: the fake channels never die. */
 void gochan_chan_retain (gochan_chan *c) { obj_retain((struct obj *)(void *)c); }
@@ -20,20 +21,11 @@ void gochan_chan_release (gochan_chan *c) {
 /* hostref_waiting's only caller is the scheduler, not linked here */
 size_t chan_nwaiters (struct chan *c) { (void)c; return 0; }
 
-static void nodestroy (struct obj *o) { (void)o; abort(); }  /* never last */
-static struct obj fakeobjs[2];
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size) {
-  static int ready;
-  if (!ready) {
-    for (int i = 0; i < 2; i++) obj_init(&fakeobjs[i], OBJ_CHAN, nodestroy, 0);
-    ready = 1;
-  }
-  if (size < 1) return 0;
-  struct obj *objs[2] = { &fakeobjs[0], &fakeobjs[1] };
-  struct tbuf *b = tbuf_new(data + 1, size - 1, objs, 2, data[0] & TBUF_REFS);
+  struct tbuf *b = fuzz_tbuf(data, size, TBUF_REFS);
   if (!b) return 0;
   gochan_value v;
   if (ctable_unpack(b, &v) == GOCHAN_OK && v.type == GOCHAN_TABLE) {

@@ -16,6 +16,7 @@
 #include <lualib.h>
 #include "lbox.h"
 #include "tbuf.h"
+#include "fuzzbuf.h"
 #include "transfer.h"
 
 /* Stand-ins for the binding's boxes: an object arrives as a light
@@ -25,8 +26,6 @@ struct obj *lbox_to (lua_State *L, int idx) { (void)L; (void)idx; return NULL; }
 
 #define RENEW 2000
 
-static void nodestroy (struct obj *o) { (void)o; abort(); }  /* never last */
-static struct obj fakeobjs[2];
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -39,15 +38,7 @@ static int decodeinput (lua_State *L) {
 }
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size) {
-  static int ready;
-  if (!ready) {
-    for (int i = 0; i < 2; i++) obj_init(&fakeobjs[i], OBJ_CHAN, nodestroy, 0);
-    ready = 1;
-  }
-  if (size < 1) return 0;
-  struct obj *objs[2] = { &fakeobjs[0], &fakeobjs[1] };
-  struct tbuf *b = tbuf_new(data + 1, size - 1, objs, 2,
-                            data[0] & (TBUF_REFS | TBUF_MODS));
+  struct tbuf *b = fuzz_tbuf(data, size, TBUF_REFS | TBUF_MODS);
   if (!b) return 0;
   struct tvalue tv = { .tt = TV_BUF, .u.buf = b };
   static lua_State *L;
