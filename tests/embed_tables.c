@@ -301,9 +301,55 @@ static void test_free_graphs (void) {
   gochan_chan_release(c);
 }
 
+/* A frozen table (gochan.freeze) reaches C as an ordinary graph: as the
+** whole value, nested in a plain table, and a nested frozen table alone;
+** sharing and cycles kept, a channel inside a reference of its own. */
+static void test_frozen (void) {
+  lua_State *L = newstate();
+  gochan_chan *c = gochan_chan_new(8);
+  gochan_pushchan(L, c);
+  run_lua(L, "local c = ...\n"
+             "local sh = { x = 1 }\n"
+             "local t = { 10, 2.5, 'three', name = 'pizza', a = sh, b = sh, ch = c }\n"
+             "t.self = t\n"
+             "local f = gochan.freeze(t)\n"
+             "c:send(f); c:send({ cfg = f, n = 1 }); c:send(f.a)",
+          1, 0);
+  gochan_value v;
+  int ok;
+  CHECK_EQ_INT(gochan_recv(c, &v, &ok, T), GOCHAN_OK);
+  gochan_table *t = tableof(&v);
+  CHECK(ok && t != NULL);
+  if (t) {
+    CHECK_EQ_INT(t->n, 8);
+    CHECK(item(t, 1) && item(t, 1)->type == GOCHAN_INTEGER && item(t, 1)->integer == 10);
+    CHECK(item(t, 2) && item(t, 2)->type == GOCHAN_NUMBER && item(t, 2)->number == 2.5);
+    CHECK(field(t, "name") && strcmp(field(t, "name")->string, "pizza") == 0);
+    CHECK(tableof(field(t, "self")) == t);
+    gochan_table *sh = tableof(field(t, "a"));
+    CHECK(sh && tableof(field(t, "b")) == sh && field(sh, "x")->integer == 1);
+    CHECK(field(t, "ch") && field(t, "ch")->type == GOCHAN_CHANNEL &&
+          field(t, "ch")->channel == c);
+  }
+  gochan_value_free(&v);
+  CHECK_EQ_INT(gochan_recv(c, &v, &ok, T), GOCHAN_OK);
+  t = tableof(&v);
+  gochan_table *cfg = tableof(field(t, "cfg"));
+  CHECK(cfg && field(cfg, "name") && strcmp(field(cfg, "name")->string, "pizza") == 0);
+  CHECK(cfg && tableof(field(cfg, "self")) == cfg);
+  gochan_value_free(&v);
+  CHECK_EQ_INT(gochan_recv(c, &v, &ok, T), GOCHAN_OK);
+  t = tableof(&v);
+  CHECK(t && t->n == 1 && field(t, "x") && field(t, "x")->integer == 1);
+  gochan_value_free(&v);
+  lua_close(L);
+  gochan_chan_release(c);
+}
+
 int main (void) {
   check_init();
   RUN(test_lua_to_c);
+  RUN(test_frozen);
   RUN(test_c_to_lua);
   RUN(test_depth_and_bad_input);
   RUN(test_free_graphs);

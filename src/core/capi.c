@@ -104,6 +104,11 @@ static gochan_status from_tvalue (struct tvalue *tv, gochan_value *out) {
         tvalue_setnil(tv);
         return GOCHAN_OK;
       }
+      if (tv->u.o->type == OBJ_FROZEN) {     /* an ordinary table in C */
+        gochan_status r = ctable_fromfrozen((struct frozen *)tv->u.o, 0, out);
+        tvalue_clear(tv);
+        return r;
+      }
       break;
     case TV_BUF: {                           /* a table, a function... */
       gochan_status r = ctable_unpack(tv->u.buf, out);

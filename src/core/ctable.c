@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ctable.h"
+#include "frozen.h"
 #include "hostref.h"
 #include "tbuild.h"
 #include "ttags.h"
@@ -246,6 +247,96 @@ gochan_status ctable_pack (const gochan_value *v, struct tvalue *tv) {
   return r;
 }
 
+/* ---- frozen graphs (frozen.h) as C table graphs ---- */
+
+struct fzc {
+  struct tbuild memo;         /* ftable address -> its gochan_table */
+  int depth;
+};
+
+static gochan_status fzvalue (struct fzc *c, struct frozen *f, uint8_t vt,
+                              union fv v, gochan_value *out);
+
+static gochan_status fztable (struct fzc *c, struct frozen *f, uint32_t ti,
+                              gochan_value *out) {
+  const struct ftable *ft = frozen_table(f, ti);
+  struct tbuild_memo *m = tbuild_memo_get(&c->memo, ft);
+  if (m) {
+    *out = gochan_table_value((gochan_table *)(uintptr_t)m->val);
+    return GOCHAN_OK;
+  }
+  if (c->depth >= 4 * MAXDEPTH) return GOCHAN_INVALID;
+  size_t n = 0;
+  uint32_t pos = 0;
+  uint8_t kt, vt;
+  union fv k, v;
+  while (frozen_next(ft, &pos, &kt, &k, &vt, &v)) n++;
+  gochan_table *t = gochan_table_new(n);
+  if (!t) return GOCHAN_NOMEM;
+  if (!tbuild_memo_add(&c->memo, ft, (uint64_t)(uintptr_t)t)) {
+    free(t);
+    return GOCHAN_NOMEM;
+  }
+  *out = gochan_table_value(t);       /* linked: freed with the graph */
+  c->depth++;
+  pos = 0;
+  for (size_t i = 0; frozen_next(ft, &pos, &kt, &k, &vt, &v); i++) {
+    gochan_status r = fzvalue(c, f, kt, k, &t->pairs[i].key);
+    if (r == GOCHAN_OK) r = fzvalue(c, f, vt, v, &t->pairs[i].value);
+    if (r != GOCHAN_OK) return r;
+  }
+  c->depth--;
+  return GOCHAN_OK;
+}
+
+static gochan_status fzvalue (struct fzc *c, struct frozen *f, uint8_t vt,
+                              union fv v, gochan_value *out) {
+  switch (vt) {
+    case FV_FALSE: case FV_TRUE: *out = gochan_boolean(vt == FV_TRUE); break;
+    case FV_INT: *out = gochan_integer(v.i); break;
+    case FV_FLOAT: *out = gochan_number(v.n); break;
+    case FV_STR: {
+      char *copy = malloc((size_t)v.s->len + 1);
+      if (!copy) return GOCHAN_NOMEM;
+      memcpy(copy, v.s->s, (size_t)v.s->len + 1);
+      *out = gochan_string(copy, v.s->len);
+      break;
+    }
+    case FV_TABLE: return fztable(c, f, v.t, out);
+    case FV_NEST: return fztable(c, v.nest->f, v.nest->t, out);
+    case FV_OBJ:
+      if (v.o->type == OBJ_FROZEN)
+        return fztable(c, (struct frozen *)v.o, 0, out);
+      if (v.o->type == OBJ_CHAN) {
+        obj_retain(v.o);
+        hostref_add(CHAN(v.o));
+        *out = gochan_channel((gochan_chan *)(void *)v.o);
+        break;
+      }
+      out->type = GOCHAN_OTHER;
+      break;
+    default: out->type = GOCHAN_OTHER; break;   /* light userdata */
+  }
+  return GOCHAN_OK;
+}
+
+gochan_status ctable_fromfrozen (struct frozen *f, uint32_t t,
+                                 gochan_value *out) {
+  struct fzc c = { .depth = 0 };
+  tbuild_init(&c.memo);
+  tbuild_reset(&c.memo);
+  *out = gochan_nil();
+  gochan_status r = fztable(&c, f, t, out);
+  tbuild_free(&c.memo);
+  if (r != GOCHAN_OK) {
+    if (out->type == GOCHAN_TABLE) ctable_free(out->table);
+    *out = gochan_nil();
+  }
+  return r;
+}
+
+
+
 /* ---- the reader ---- */
 
 struct rd {
@@ -255,6 +346,10 @@ struct rd {
                                  order (a function: NULL); owned here until
                                  the end, then freed or handed out */
   size_t nrefs, refcap;
+  gochan_table **fz;          /* the roots of frozen graphs made C tables
+                                 (ctable_fromfrozen): owned here until the
+                                 end, then freed or handed out */
+  size_t nfz, fzcap;
   int depth;
   gochan_status err;          /* GOCHAN_OK until the first failure */
 };
@@ -312,6 +407,30 @@ static bool addref (struct rd *d, gochan_table *t) {
 }
 
 static bool getvalue (struct rd *d, gochan_value *out);
+
+/* Free the frozen graphs of 'fz' that 'keep' (NULL: none) does not hold:
+** each is a graph of its own, linked at most from tables of 'refs'. */
+static void freefz (struct rd *d, struct tbuild *keep) {
+  for (size_t i = 0; i < d->nfz; i++)
+    if (!keep || !tbuild_memo_get(keep, d->fz[i])) ctable_free(d->fz[i]);
+  d->nfz = 0;
+}
+
+/* A frozen table as a C graph of its own, kept in 'fz'. */
+static bool getfrozen (struct rd *d, struct frozen *f, uint32_t t,
+                       gochan_value *out) {
+  if (d->nfz == d->fzcap) {
+    size_t ncap = d->fzcap ? 2 * d->fzcap : 4;
+    gochan_table **nf = realloc(d->fz, ncap * sizeof *nf);
+    if (!nf) return fail(d, GOCHAN_NOMEM);
+    d->fz = nf;
+    d->fzcap = ncap;
+  }
+  gochan_status r = ctable_fromfrozen(f, t, out);
+  if (r != GOCHAN_OK) return fail(d, r);
+  d->fz[d->nfz++] = out->table;
+  return true;
+}
 
 /* A table's pairs into a new table (numbered before its contents). */
 static bool gettable (struct rd *d, bool hasmt, gochan_value *out) {
@@ -408,11 +527,21 @@ static bool getvalue (struct rd *d, gochan_value *out) {
       if (!getvarint(d, &i)) return false;
       if (i >= d->b->nobj) return fail(d, GOCHAN_INVALID);
       struct obj *o = d->b->objs[i];
+      if (o->type == OBJ_FROZEN) return getfrozen(d, (struct frozen *)o, 0, out);
       if (o->type != OBJ_CHAN) { out->type = GOCHAN_OTHER; return true; }
       obj_retain(o);
       hostref_add((struct chan *)o);
       *out = gochan_channel((gochan_chan *)(void *)o);
       return true;
+    }
+    case T_FROZEN: {
+      uint64_t i, t;
+      if (!getvarint(d, &i) || !getvarint(d, &t)) return false;
+      if (i >= d->b->nobj || d->b->objs[i]->type != OBJ_FROZEN)
+        return fail(d, GOCHAN_INVALID);
+      struct frozen *f = (struct frozen *)d->b->objs[i];
+      if (t == 0 || t >= f->ntab) return fail(d, GOCHAN_INVALID);
+      return getfrozen(d, f, (uint32_t)t, out);
     }
     case T_REF: {
       uint64_t n;
@@ -456,41 +585,49 @@ gochan_status ctable_unpack (const struct tbuf *b, gochan_value *out) {
     for (size_t i = 0; i < d.nrefs; i++)
       if (d.refs[i]) freeshallow(d.refs[i]);
     free(d.refs);
+    freefz(&d, NULL);
+    free(d.fz);
     return d.err;
+  }
+  if (v.type == GOCHAN_TABLE && d.nrefs == 0) {  /* a frozen root */
+    free(d.fz);
+    *out = v;
+    return GOCHAN_OK;
   }
   if (v.type == GOCHAN_TABLE) {
     /* free the tables the root does not reach (metatables, upvalues) */
-    gochan_table **list;
-    size_t n;
-    if (d.nrefs > 1) {
-      if (!reach(v.table, &list, &n)) {
-        for (size_t i = 0; i < d.nrefs; i++)
-          if (d.refs[i]) freeshallow(d.refs[i]);
-        free(d.refs);
-        return GOCHAN_NOMEM;
-      }
+    if (d.nrefs > 1 || d.nfz > 0) {
+      gochan_table **list;
+      size_t n;
       struct tbuild keep;
       tbuild_init(&keep);
       tbuild_reset(&keep);
-      bool mok = true;
-      for (size_t i = 0; i < n && mok; i++) mok = tbuild_memo_add(&keep, list[i], 1);
-      free(list);
+      bool listed = reach(v.table, &list, &n), mok = listed;
+      for (size_t i = 0; mok && i < n; i++)
+        mok = tbuild_memo_add(&keep, list[i], 1);
+      if (listed) free(list);
       if (!mok) {
         tbuild_free(&keep);
         for (size_t i = 0; i < d.nrefs; i++)
           if (d.refs[i]) freeshallow(d.refs[i]);
         free(d.refs);
+        freefz(&d, NULL);
+        free(d.fz);
         return GOCHAN_NOMEM;
       }
       for (size_t i = 0; i < d.nrefs; i++)
         if (d.refs[i] && !tbuild_memo_get(&keep, d.refs[i]))
           freeshallow(d.refs[i]);
+      freefz(&d, &keep);
       tbuild_free(&keep);
     }
   }
-  else
+  else {
     for (size_t i = 0; i < d.nrefs; i++)      /* a function's upvalues */
       if (d.refs[i]) freeshallow(d.refs[i]);
+    freefz(&d, NULL);
+  }
+  free(d.fz);
   free(d.refs);
   *out = v;
   return GOCHAN_OK;

@@ -24,6 +24,14 @@ gochan_status ctable_pack (const gochan_value *v, struct tvalue *tv);
 ** made), leave '*out' nil with nothing held. */
 gochan_status ctable_unpack (const struct tbuf *b, gochan_value *out);
 
+/* Table 't' of the frozen graph 'f' (frozen.h) as a new C graph in
+** '*out' (shared tables stay shared; channels get references of their
+** own, counted as the host's; other objects are GOCHAN_OTHER; other frozen
+** graphs it names are converted too). GOCHAN_NOMEM leaves '*out' nil. */
+struct frozen;
+gochan_status ctable_fromfrozen (struct frozen *f, uint32_t t,
+                                 gochan_value *out);
+
 /* Free the graph reachable from 't' (each table once, cycles included)
 ** with the strings and channel references it holds. */
 void ctable_free (gochan_table *t);

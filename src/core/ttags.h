@@ -9,7 +9,8 @@
 
 enum {
   T_NIL = 0, T_FALSE, T_TRUE, T_GLOBALS, T_INT, T_FLOAT, T_LUD, T_STR,
-  T_OBJ, T_TABLE, T_TABLEMT, T_REF, T_FUNC, T_UPJOIN, T_MOD, T_NTAGS
+  T_OBJ, T_TABLE, T_TABLEMT, T_REF, T_FUNC, T_UPJOIN, T_MOD, T_FROZEN,
+  T_NTAGS
 };
 
 /* Deepest nesting of tables, functions and metatables in one value (both

@@ -11,6 +11,7 @@
 #include <lauxlib.h>
 #include "lbox.h"
 #include "context.h"
+#include "frozen.h"
 #include "scheduler.h"
 #include "timer.h"
 #include "transfer.h"
@@ -256,6 +257,118 @@ const char *lbox_typename (lua_State *L, int idx) {
   else name = luaL_typename(L, idx);
   if (tt != LUA_TNIL) lua_pop(L, 1);
   return name;
+}
+
+
+/* ---- proxies of frozen tables ---- */
+
+/*
+** The proxy cache of a state: registry[&FCACHEKEY] is a userdata holding
+** FCACHE slot keys, its user value a weak-valued table {[slot] = value}.
+** A slot's key is (graph id, address of the table or string in it): ids
+** are never reused, so a key names one thing for the life of the process
+** and a stale slot can never answer for another. Direct-mapped: a miss
+** replaces the slot. Bounded by construction; only the state's own thread
+** touches it.
+*/
+static const char FCACHEKEY = 'f';
+#define FCACHE 256
+struct fcache { struct { uint64_t id; const void *p; } key[FCACHE]; };
+#define FMAGIC UINT64_C(0x676f6368616e2e66)   /* "gochan.f" */
+struct fproxy { struct frozen *f; uint32_t t; uint64_t magic; };
+
+static struct fcache *pushfcache (lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &FCACHEKEY) == LUA_TUSERDATA) {
+    struct fcache *c = (struct fcache *)lua_touserdata(L, -1);
+    lua_getiuservalue(L, -1, 1);
+    lua_remove(L, -2);                        /* slots */
+    return c;
+  }
+  lua_pop(L, 1);
+  struct fcache *c = (struct fcache *)lua_newuserdatauv(L, sizeof *c, 1);
+  memset(c, 0, sizeof *c);
+  lua_createtable(L, FCACHE, 0);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);                    /* c slots */
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, -3, 1);
+  lua_insert(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &FCACHEKEY);  /* slots */
+  return c;
+}
+
+static int fslot (uint64_t id, const void *p) {
+  uint64_t x = (id * UINT64_C(0x9e3779b97f4a7c15)) ^ ((uintptr_t)p >> 3);
+  x *= UINT64_C(0xff51afd7ed558ccd);
+  return (int)(x >> 56);                      /* 0 .. FCACHE - 1 */
+}
+
+/* Push the cached value of (f, p) and return true, or push the slots
+** table and return false with '*slot' set. */
+static bool fcached (lua_State *L, struct frozen *f, const void *p,
+                     int *slot) {
+  struct fcache *c = pushfcache(L);           /* slots */
+  int i = fslot(f->id, p);
+  *slot = i;
+  if (c->key[i].id == f->id && c->key[i].p == p) {
+    if (lua_rawgeti(L, -1, i + 1) != LUA_TNIL) {
+      lua_remove(L, -2);
+      return true;                            /* value */
+    }
+    lua_pop(L, 1);
+  }
+  c->key[i].id = f->id;                       /* the caller fills it */
+  c->key[i].p = p;
+  return false;                               /* slots */
+}
+
+void lbox_pushfrozen (lua_State *L, struct frozen *f, uint32_t t) {
+  if (t == 0) { lbox_push(L, &f->obj); return; }
+  const struct ftable *ft = frozen_table(f, t);
+  int slot;
+  if (fcached(L, f, ft, &slot)) return;       /* proxy */
+  lbox_push(L, &f->obj);                      /* slots root (its mts made) */
+  struct fproxy *px = (struct fproxy *)lua_newuserdatauv(L, sizeof *px, 1);
+  px->f = f;
+  px->t = t;
+  px->magic = FMAGIC;
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, 1);                /* slots px */
+  luaL_setmetatable(L, LBOX_FROZEN_NESTED);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, slot + 1);
+  lua_remove(L, -2);                          /* px */
+}
+
+struct frozen *lbox_tofrozen (lua_State *L, int idx, uint32_t *t) {
+  void *u = lua_touserdata(L, idx);
+  if (!u) return NULL;
+  size_t n = lua_rawlen(L, idx);
+  if (n == sizeof(struct fproxy)) {
+    struct fproxy *px = (struct fproxy *)u;
+    if (px->magic != FMAGIC) return NULL;
+    *t = px->t;
+    return px->f;
+  }
+  struct obj *o = lbox_to(L, idx);
+  if (!o || o->type != OBJ_FROZEN) return NULL;
+  *t = 0;
+  return (struct frozen *)o;
+}
+
+void lbox_pushfstr (lua_State *L, struct frozen *f, const struct fstr *s) {
+  if (s->len <= 40) {           /* a short string: Lua interns it anyway */
+    lua_pushlstring(L, s->s, s->len);
+    return;
+  }
+  int slot;
+  if (fcached(L, f, s, &slot)) return;
+  lua_pushlstring(L, s->s, s->len);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, slot + 1);
+  lua_remove(L, -2);
 }
 
 

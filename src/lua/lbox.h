@@ -62,6 +62,28 @@ int lbox_newmetatable (lua_State *L, const char *tname);
 ** and 'methods' as its __index table; pushes nothing. */
 void lbox_newtype (lua_State *L, const char *tname, lua_CFunction tostr,
                    const luaL_Reg *methods);
+/*
+** Frozen tables (frozen.h). The root of a graph is a box (OBJ_FROZEN,
+** metatable GOCHAN_FROZEN_MT); a nested table is a proxy { graph, table
+** index } of metatable LBOX_FROZEN_NESTED, whose user value is the root's
+** box (the root box holds the reference; a proxy has no __gc). Both have
+** the same metamethods (lfreeze.c). A small per-state cache, bounded and
+** weak, makes reading one nested table twice give the same proxy
+** (rawequal) in the common case; __eq makes any two proxies of one table
+** equal.
+*/
+#define LBOX_FROZEN_NESTED "gochan.frozen.nested"
+struct frozen;
+/* Push the proxy of table 't' of graph 'f' (the root box for t == 0).
+** 'f' is borrowed. May raise (memory). */
+void lbox_pushfrozen (lua_State *L, struct frozen *f, uint32_t t);
+/* The graph of the proxy at 'idx' and its table index, or NULL. */
+struct frozen *lbox_tofrozen (lua_State *L, int idx, uint32_t *t);
+/* Push the Lua string for 's' (of graph 'f'): a long string through the
+** same cache, so reading it again copies nothing. */
+struct fstr;
+void lbox_pushfstr (lua_State *L, struct frozen *f, const struct fstr *s);
+
 /* The state's box cache, made if missing (luaopen_gochan_core). */
 void lbox_open (lua_State *L);
 

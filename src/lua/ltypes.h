@@ -26,6 +26,7 @@ struct waitgroup;
 #define GOCHAN_COND_MT      "gochan.cond"
 #define GOCHAN_SEM_MT       "gochan.semaphore"
 #define GOCHAN_NOTIFIER_MT  "gochan.notifier"
+#define GOCHAN_FROZEN_MT    "gochan.frozen"
 
 /* lchan.c */
 void lchan_meta (lua_State *L);
@@ -54,6 +55,9 @@ extern const luaL_Reg lxsync_funcs[];  /* once rwmutex cond semaphore */
 void lticker_meta (lua_State *L);
 void ltimer_meta (lua_State *L);
 extern const luaL_Reg ltime_funcs[];  /* sleep after ticker now timer after_func */
+/* lfreeze.c */
+void lfreeze_meta (lua_State *L);
+extern const luaL_Reg lfreeze_funcs[];        /* freeze thaw */
 /* lnotify.c */
 void lnotify_meta (lua_State *L);
 extern const luaL_Reg lnotify_funcs[];        /* notifier */

@@ -35,13 +35,14 @@ static const struct ltype types[OBJ_NTYPES] = {
   [OBJ_SEM] = { GOCHAN_SEM_MT, lsem_meta },
   [OBJ_TASK] = { GOCHAN_TASK_MT, ltask_meta },
   [OBJ_TIMER] = { GOCHAN_TIMER_MT, ltimer_meta },
-  [OBJ_NOTIFIER] = { GOCHAN_NOTIFIER_MT, lnotify_meta }
+  [OBJ_NOTIFIER] = { GOCHAN_NOTIFIER_MT, lnotify_meta },
+  [OBJ_FROZEN] = { GOCHAN_FROZEN_MT, lfreeze_meta }
 };
 
 /* The module functions of each type file. */
 static const luaL_Reg *const funcs[] = {
   lchan_funcs, lnamed_funcs, lcontext_funcs, lcancel_funcs, lselect_funcs, lsync_funcs, lxsync_funcs, ltime_funcs,
-  ltask_funcs, lnotify_funcs, linspect_funcs, ltrace_funcs
+  ltask_funcs, lnotify_funcs, linspect_funcs, ltrace_funcs, lfreeze_funcs
 };
 
 
@@ -144,7 +145,8 @@ static int lgochan_live (lua_State *L) {
     [OBJ_ONCE] = "once", [OBJ_RWMUTEX] = "rwmutex", [OBJ_COND] = "cond",
     [OBJ_SEM] = "semaphore",
     [OBJ_ATOMIC] = "atomic", [OBJ_TICKER] = "ticker", [OBJ_TASK] = "task",
-    [OBJ_TIMER] = "timer", [OBJ_NOTIFIER] = "notifier"
+    [OBJ_TIMER] = "timer", [OBJ_NOTIFIER] = "notifier",
+    [OBJ_FROZEN] = "frozen"
   };
   long total = 0;
   lua_createtable(L, 0, OBJ_NTYPES);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
+#include "frozen.h"
 #include "lbox.h"
 #include "tformat.h"
 
@@ -214,6 +215,14 @@ static void decvalue (struct dec *d) {
       uint64_t i = getvarint(d);
       if (i >= d->b->nobj) corrupt(d);
       lbox_push(L, d->b->objs[i]);
+      return;
+    }
+    case T_FROZEN: {
+      uint64_t i = getvarint(d), t = getvarint(d);
+      if (i >= d->b->nobj || d->b->objs[i]->type != OBJ_FROZEN) corrupt(d);
+      struct frozen *f = (struct frozen *)d->b->objs[i];
+      if (t == 0 || t >= f->ntab) corrupt(d);
+      lbox_pushfrozen(L, f, (uint32_t)t);
       return;
     }
     case T_REF: getref(d, getvarint(d)); return;

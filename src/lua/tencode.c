@@ -10,6 +10,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include "lbox.h"
+#include "frozen.h"
 #include "modindex.h"
 #include "tformat.h"
 #include "transfer.h"
@@ -358,6 +359,12 @@ static int encvalue (struct enc *en, int idx, const char *root) {
     if (o)
       return tbuild_obj(b, o) && tbuild_tag(b, T_OBJ) &&
              tbuild_varint(b, b->nobj - 1) ? E_OK : E_NOMEM;
+    uint32_t ft;
+    struct frozen *f = lbox_tofrozen(L, idx, &ft);
+    if (f)                                    /* a nested frozen table */
+      return tbuild_obj(b, &f->obj) && tbuild_tag(b, T_FROZEN) &&
+             tbuild_varint(b, b->nobj - 1) && tbuild_varint(b, ft)
+             ? E_OK : E_NOMEM;
   }
   const void *p = lua_topointer(L, idx);
   struct tbuild_memo *m = tbuild_memo_get(b, p);

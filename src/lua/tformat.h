@@ -31,6 +31,9 @@
 **          value or T_UPJOIN n k: share upvalue k of the n-th function
 **   T_MOD  name field       package.loaded[name] (field "" : the module
 **          itself) or its field, in the receiver (require()d if absent)
+**   T_FROZEN i t            table t (> 0) of the frozen graph that is
+**                           object i (a nested frozen table; a graph's
+**                           root crosses as T_OBJ)
 ** Tables and Lua functions are numbered in the order their tags appear;
 ** the decoder keeps them only when the buffer has TBUF_REFS.
 */
