@@ -29,7 +29,8 @@ local LUAFILES = {
               "tencode.c", "tdecode.c", "tformat.h", "modindex.c",
               "modindex.h", "capi.c" },
   types = { "lcancel.c", "lcontext.c", "lchan.c", "lnamed.c", "lselect.c",
-            "lsync.c", "lxsync.c", "ltime.c", "ltask.c", "lnotify.c", "lfreeze.c", "linspect.c", "ltrace.c",
+            "lsync.c", "lxsync.c", "ltime.c", "ltask.c", "lnotify.c", "lfreeze.c",
+            "linspect.c", "ltrace.c",
             "ltask.h", "ltypes.h" },
   top = { "module.c" },
 }

@@ -4,7 +4,7 @@
 //
 //	NAME unit value [key value ...]
 //
-// Usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN|W2CTX|CANCEL|W2TRACE [-n size]
+// Usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN|W2CTX|CANCEL|W2TRACE|W7 [-n size]
 // Standard library only; GOMAXPROCS is Go's default (the number of CPUs),
 // as gochan's workers default to the number of CPUs.
 package main
@@ -155,6 +155,79 @@ func w5(n int) {
 	el, cpu := stop()
 	check(sum == n*(n+1)/2, "W5: wrong sum")
 	report("W5", "msgs_per_s", float64(n)/el, "cpu_s", ms(cpu))
+}
+
+// w7 is shared read-only data: n records as maps (the closest Go has to
+// Lua tables), shared by pointer with 100 goroutines that each read all of
+// them and stay alive until every reader is done. Result: milliseconds
+// from starting the readers until all have read it all; mem_ratio: RSS the
+// readers added over the heap of the records (Go shares, as freeze does).
+func w7(n int) {
+	const readers = 100
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	recs := make([]map[string]interface{}, n)
+	for i := range recs {
+		recs[i] = map[string]interface{}{
+			"id": i + 1, "name": "record " + strconv.Itoa(i+1),
+			"tags": []interface{}{"red", "green"},
+			"pos":  map[string]interface{}{"x": float64(i+1) * 0.5, "y": i + 1},
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	plain := float64(m1.HeapAlloc - m0.HeapAlloc)
+	pass := func(t []map[string]interface{}) float64 {
+		s := 0.0
+		for _, r := range t {
+			s += float64(r["id"].(int)) + float64(len(r["name"].(string))) +
+				float64(len(r["tags"].([]interface{}))) +
+				r["pos"].(map[string]interface{})["x"].(float64)
+		}
+		return s
+	}
+	expect := pass(recs)
+	rss0 := rssKB()
+	stop := startTimer()
+	done, hold := make(chan float64, readers), make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < readers; i++ {
+		wg.Add(1)
+		go func(t []map[string]interface{}) {
+			defer wg.Done()
+			done <- pass(t)
+			<-hold
+		}(recs)
+	}
+	for i := 0; i < readers; i++ {
+		check(<-done == expect, "W7: a reader's sum is wrong")
+	}
+	el, cpu := stop()
+	added := float64(rssKB()-rss0) * 1024
+	close(hold)
+	wg.Wait()
+	report("W7", "ms", el*1000, "cpu_s", ms(cpu),
+		"mem_ratio", fmt.Sprintf("%.4f", added/plain),
+		"plain_mb", fmt.Sprintf("%.1f", plain/1048576))
+}
+
+// rssKB is VmRSS from /proc/self/status (kB), or 0.
+func rssKB() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				v, _ := strconv.Atoi(f[1])
+				return v
+			}
+		}
+	}
+	return 0
 }
 
 // w6 is many tasks: n goroutines each blocked receiving on its own
@@ -474,7 +547,7 @@ func check(ok bool, msg string) {
 }
 
 func main() {
-	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL LAT LATSLEEP CHURN W2CTX CANCEL W2TRACE")
+	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL LAT LATSLEEP CHURN W2CTX CANCEL W2TRACE W7")
 	n := flag.Int("n", 0, "size (0: the workload's default of issue 6)")
 	flag.Parse()
 	type workload struct {
@@ -487,10 +560,11 @@ func main() {
 		"SEL": {sel, 1000000}, "LAT": {latency, 8}, "LATSLEEP": {latency, 8},
 		"CHURN": {churn, 3000000}, "W2CTX": {w2ctx, 100000},
 		"CANCEL": {cancelw, 100000}, "W2TRACE": {w2trace, 100000},
+		"W7": {w7, 100000},
 	}
 	wl, ok := all[strings.ToUpper(*w)]
 	if !ok || *n < 0 {
-		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN|W2CTX|CANCEL|W2TRACE [-n size]")
+		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN|W2CTX|CANCEL|W2TRACE|W7 [-n size]")
 		os.Exit(2)
 	}
 	size := *n

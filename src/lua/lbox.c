@@ -277,7 +277,7 @@ struct fcache { struct { uint64_t id; const void *p; } key[FCACHE]; };
 #define FMAGIC UINT64_C(0x676f6368616e2e66)   /* "gochan.f" */
 struct fproxy { struct frozen *f; uint32_t t; uint64_t magic; };
 
-static struct fcache *pushfcache (lua_State *L) {
+struct fcache *lbox_fcache (lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &FCACHEKEY) == LUA_TUSERDATA) {
     struct fcache *c = (struct fcache *)lua_touserdata(L, -1);
     lua_getiuservalue(L, -1, 1);
@@ -305,41 +305,54 @@ static int fslot (uint64_t id, const void *p) {
   return (int)(x >> 56);                      /* 0 .. FCACHE - 1 */
 }
 
-/* Push the cached value of (f, p) and return true, or push the slots
-** table and return false with '*slot' set. */
-static bool fcached (lua_State *L, struct frozen *f, const void *p,
-                     int *slot) {
-  struct fcache *c = pushfcache(L);           /* slots */
+/* Push the cached value of (f, p) and return -1, or return its slot
+** (taken for it: the caller stores the value there). */
+static int fcached (lua_State *L, struct fcache *c, int slots,
+                    struct frozen *f, const void *p) {
   int i = fslot(f->id, p);
-  *slot = i;
   if (c->key[i].id == f->id && c->key[i].p == p) {
-    if (lua_rawgeti(L, -1, i + 1) != LUA_TNIL) {
-      lua_remove(L, -2);
-      return true;                            /* value */
-    }
+    if (lua_rawgeti(L, slots, i + 1) != LUA_TNIL) return -1;
     lua_pop(L, 1);
   }
-  c->key[i].id = f->id;                       /* the caller fills it */
+  c->key[i].id = f->id;
   c->key[i].p = p;
-  return false;                               /* slots */
+  return i;
 }
 
-void lbox_pushfrozen (lua_State *L, struct frozen *f, uint32_t t) {
-  if (t == 0) { lbox_push(L, &f->obj); return; }
-  const struct ftable *ft = frozen_table(f, t);
-  int slot;
-  if (fcached(L, f, ft, &slot)) return;       /* proxy */
-  lbox_push(L, &f->obj);                      /* slots root (its mts made) */
+void lbox_pushproxy (lua_State *L, struct fcache *c, int slots, int mt,
+                     int from, struct frozen *f, uint32_t t) {
+  uint32_t ft;
+  struct frozen *g = from ? lbox_tofrozen(L, from, &ft) : NULL;
+  if (t == 0) {
+    if (g == f && ft == 0) lua_pushvalue(L, from);
+    else lbox_push(L, &f->obj);
+    return;
+  }
+  int slot = fcached(L, c, slots, f, frozen_table(f, t));
+  if (slot < 0) return;                       /* proxy */
   struct fproxy *px = (struct fproxy *)lua_newuserdatauv(L, sizeof *px, 1);
   px->f = f;
   px->t = t;
   px->magic = FMAGIC;
-  lua_insert(L, -2);
-  lua_setiuservalue(L, -2, 1);                /* slots px */
-  luaL_setmetatable(L, LBOX_FROZEN_NESTED);
+  if (g != f) lbox_push(L, &f->obj);          /* the root box */
+  else if (ft == 0) lua_pushvalue(L, from);
+  else lua_getiuservalue(L, from, 1);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, mt);
+  lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
-  lua_rawseti(L, -3, slot + 1);
-  lua_remove(L, -2);                          /* px */
+  lua_rawseti(L, slots, slot + 1);            /* px */
+}
+
+void lbox_pushfrozen (lua_State *L, struct frozen *f, uint32_t t) {
+  if (t == 0) { lbox_push(L, &f->obj); return; }
+  lbox_push(L, &f->obj);                      /* root: its metatables made */
+  struct fcache *c = lbox_fcache(L);          /* root slots */
+  luaL_getmetatable(L, LBOX_FROZEN_NESTED);   /* root slots mt */
+  int top = lua_gettop(L);
+  lbox_pushproxy(L, c, top - 1, top, top - 2, f, t);
+  lua_replace(L, top - 2);
+  lua_settop(L, top - 2);                     /* px */
 }
 
 struct frozen *lbox_tofrozen (lua_State *L, int idx, uint32_t *t) {
@@ -358,17 +371,17 @@ struct frozen *lbox_tofrozen (lua_State *L, int idx, uint32_t *t) {
   return (struct frozen *)o;
 }
 
-void lbox_pushfstr (lua_State *L, struct frozen *f, const struct fstr *s) {
+void lbox_pushfstr (lua_State *L, struct fcache *c, int slots,
+                    struct frozen *f, const struct fstr *s) {
   if (s->len <= 40) {           /* a short string: Lua interns it anyway */
     lua_pushlstring(L, s->s, s->len);
     return;
   }
-  int slot;
-  if (fcached(L, f, s, &slot)) return;
+  int slot = fcached(L, c, slots, f, s);
+  if (slot < 0) return;
   lua_pushlstring(L, s->s, s->len);
   lua_pushvalue(L, -1);
-  lua_rawseti(L, -3, slot + 1);
-  lua_remove(L, -2);
+  lua_rawseti(L, slots, slot + 1);
 }
 
 

@@ -74,15 +74,24 @@ void lbox_newtype (lua_State *L, const char *tname, lua_CFunction tostr,
 */
 #define LBOX_FROZEN_NESTED "gochan.frozen.nested"
 struct frozen;
-/* Push the proxy of table 't' of graph 'f' (the root box for t == 0).
-** 'f' is borrowed. May raise (memory). */
+struct fstr;
+struct fcache;
+/* The state's proxy cache (made on first use): pushes its slots table. */
+struct fcache *lbox_fcache (lua_State *L);
+/* Push the proxy of table 't' of graph 'f' (the root box for t == 0),
+** given the cache 'c' with its slots table at 'slots', the nested
+** metatable at 'mt', and at 'from' a proxy of the same graph or 0 (its
+** root box is then looked up). 'f' is borrowed. May raise (memory). */
+void lbox_pushproxy (lua_State *L, struct fcache *c, int slots, int mt,
+                     int from, struct frozen *f, uint32_t t);
+/* The same, finding everything itself (the decoder, thaw). */
 void lbox_pushfrozen (lua_State *L, struct frozen *f, uint32_t t);
 /* The graph of the proxy at 'idx' and its table index, or NULL. */
 struct frozen *lbox_tofrozen (lua_State *L, int idx, uint32_t *t);
-/* Push the Lua string for 's' (of graph 'f'): a long string through the
-** same cache, so reading it again copies nothing. */
-struct fstr;
-void lbox_pushfstr (lua_State *L, struct frozen *f, const struct fstr *s);
+/* Push the Lua string for 's' of graph 'f': a long one through the
+** cache, so reading it again copies nothing. */
+void lbox_pushfstr (lua_State *L, struct fcache *c, int slots,
+                    struct frozen *f, const struct fstr *s);
 
 /* The state's box cache, made if missing (luaopen_gochan_core). */
 void lbox_open (lua_State *L);

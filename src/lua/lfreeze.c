@@ -25,15 +25,29 @@ static struct frozen *checkfrozen (lua_State *L, int idx, uint32_t *t) {
   return f;
 }
 
+/*
+** Where a read finds the state's proxy cache: the metamethods have it as
+** upvalues (1, the slots table; 2, the cache; 3, the nested metatable),
+** thaw looks it up. 'from': a proxy of the graph being read (0: none).
+*/
+struct rd { struct fcache *c; int slots, mt, from; };
+
+static struct rd upvalues (lua_State *L) {
+  return (struct rd){ (struct fcache *)lua_touserdata(L, lua_upvalueindex(2)),
+                      lua_upvalueindex(1), lua_upvalueindex(3), 1 };
+}
+
 /* Push the frozen value (vt, v) of graph 'f'. */
-static void pushfv (lua_State *L, struct frozen *f, uint8_t vt, union fv v) {
+static void pushfv (lua_State *L, const struct rd *r, struct frozen *f,
+                    uint8_t vt, union fv v) {
   switch (vt) {
     case FV_FALSE: lua_pushboolean(L, 0); break;
     case FV_TRUE: lua_pushboolean(L, 1); break;
     case FV_INT: lua_pushinteger(L, (lua_Integer)v.i); break;
     case FV_FLOAT: lua_pushnumber(L, (lua_Number)v.n); break;
-    case FV_STR: lbox_pushfstr(L, f, v.s); break;
-    case FV_TABLE: lbox_pushfrozen(L, f, v.t); break;
+    case FV_STR: lbox_pushfstr(L, r->c, r->slots, f, v.s); break;
+    case FV_TABLE: lbox_pushproxy(L, r->c, r->slots, r->mt, r->from, f, v.t);
+      break;
     case FV_OBJ: lbox_push(L, v.o); break;
     case FV_NEST: lbox_pushfrozen(L, v.nest->f, v.nest->t); break;
     case FV_LUD: lua_pushlightuserdata(L, v.p); break;
@@ -98,7 +112,8 @@ static int frozen__index (lua_State *L) {
     if (!tokey(L, 2, f, &kt, &k, &nest)) return 0;
     vt = frozen_get(t, kt, k, &v);
   }
-  pushfv(L, f, vt, v);
+  struct rd r = upvalues(L);
+  pushfv(L, &r, f, vt, v);
   return 1;
 }
 
@@ -138,15 +153,16 @@ static int frozen__next (lua_State *L) {
     lua_pushnil(L);
     return 1;
   }
-  pushfv(L, f, kt, k);
-  pushfv(L, f, vt, v);
+  struct rd r = upvalues(L);
+  pushfv(L, &r, f, kt, k);
+  pushfv(L, &r, f, vt, v);
   return 2;
 }
 
 static int frozen__pairs (lua_State *L) {
   uint32_t ti;
   checkfrozen(L, 1, &ti);
-  lua_pushcfunction(L, frozen__next);
+  lua_pushvalue(L, lua_upvalueindex(4));     /* next, with the upvalues */
   lua_pushvalue(L, 1);
   lua_pushnil(L);
   return 3;
@@ -178,16 +194,29 @@ static const luaL_Reg frozen_mm[] = {
   {NULL, NULL}
 };
 
+/* Set the metamethods in the metatable on top, with their upvalues. */
+static void setmm (lua_State *L, struct fcache *c, int slots, int nested) {
+  lua_pushvalue(L, slots);
+  lua_pushlightuserdata(L, c);
+  lua_pushvalue(L, nested);
+  lua_pushvalue(L, slots);
+  lua_pushlightuserdata(L, c);
+  lua_pushvalue(L, nested);
+  lua_pushcclosure(L, frozen__next, 3);       /* mt s c n next */
+  luaL_setfuncs(L, frozen_mm, 4);
+}
+
 void lfreeze_meta (lua_State *L) {
+  struct fcache *c = lbox_fcache(L);          /* slots */
+  int slots = lua_gettop(L);
+  luaL_newmetatable(L, LBOX_FROZEN_NESTED);   /* nested: no __gc */
+  int nested = lua_gettop(L);
+  lua_pushliteral(L, GOCHAN_FROZEN_MT);
+  lua_setfield(L, -2, "__name");
+  setmm(L, c, slots, nested);
   lbox_newmetatable(L, GOCHAN_FROZEN_MT);     /* the roots' (boxes, __gc) */
-  luaL_setfuncs(L, frozen_mm, 0);
-  lua_pop(L, 1);
-  if (luaL_newmetatable(L, LBOX_FROZEN_NESTED)) {  /* nested: no __gc */
-    luaL_setfuncs(L, frozen_mm, 0);
-    lua_pushliteral(L, GOCHAN_FROZEN_MT);
-    lua_setfield(L, -2, "__name");
-  }
-  lua_pop(L, 1);
+  setmm(L, c, slots, nested);
+  lua_settop(L, slots - 1);
 }
 
 
@@ -400,8 +429,8 @@ static int lgochan_freeze (lua_State *L) {
 
 /* Push an ordinary copy of table 'ti' of 'f'; memo (a stack slot) maps
 ** index -> copy. Other graphs (FV_NEST, FV_OBJ) stay references. */
-static void thawtable (lua_State *L, struct frozen *f, uint32_t ti, int memo,
-                       int depth) {
+static void thawtable (lua_State *L, const struct rd *r, struct frozen *f,
+                       uint32_t ti, int memo, int depth) {
   if (lua_rawgeti(L, memo, ti) == LUA_TTABLE) return;
   lua_pop(L, 1);
   if (depth > 4 * MAXDEPTH) luaL_error(L, "frozen table too deep to thaw");
@@ -414,10 +443,10 @@ static void thawtable (lua_State *L, struct frozen *f, uint32_t ti, int memo,
   uint8_t kt, vt;
   union fv k, v;
   while (frozen_next(t, &pos, &kt, &k, &vt, &v)) {
-    if (kt == FV_TABLE) thawtable(L, f, k.t, memo, depth + 1);
-    else pushfv(L, f, kt, k);
-    if (vt == FV_TABLE) thawtable(L, f, v.t, memo, depth + 1);
-    else pushfv(L, f, vt, v);
+    if (kt == FV_TABLE) thawtable(L, r, f, k.t, memo, depth + 1);
+    else pushfv(L, r, f, kt, k);
+    if (vt == FV_TABLE) thawtable(L, r, f, v.t, memo, depth + 1);
+    else pushfv(L, r, f, vt, v);
     lua_rawset(L, -3);
   }
 }
@@ -427,8 +456,13 @@ static int lgochan_thaw (lua_State *L) {
   struct frozen *f = lbox_tofrozen(L, 1, &ti);
   if (!f) return luaL_typeerror(L, 1, GOCHAN_FROZEN_MT);
   lua_settop(L, 1);
-  lua_newtable(L);
-  thawtable(L, f, ti, 2, 0);
+  lua_newtable(L);                            /* shared memo */
+  struct rd r = { .from = 1 };
+  r.c = lbox_fcache(L);                       /* shared memo slots */
+  luaL_getmetatable(L, LBOX_FROZEN_NESTED);   /* shared memo slots mt */
+  r.slots = 3;
+  r.mt = 4;
+  thawtable(L, &r, f, ti, 2, 0);
   return 1;
 }
 
