@@ -74,7 +74,8 @@ describe("gochan.freeze", function()
     for _ in pairs(gochan.freeze({})) do n = n + 1 end
     assert.equal(0, n)
     assert.equal(0, #gochan.freeze({}))
-    assert.has_error(function() next(f, "nope") end)   -- next is raw
+    assert.has_error(function() next(f, "nope") end,
+                     "bad argument #1 to 'next' (table expected, got gochan.frozen)")
   end)
 
   it("refuses every write", function()
@@ -82,7 +83,8 @@ describe("gochan.freeze", function()
     assert.has_error(function() f.name = "x" end, "attempt to modify a frozen table")
     assert.has_error(function() f.nested[1] = 1 end, "attempt to modify a frozen table")
     assert.has_error(function() f[100] = 1 end, "attempt to modify a frozen table")
-    assert.has_error(function() rawset(f, "x", 1) end)
+    assert.has_error(function() rawset(f, "x", 1) end,
+                     "bad argument #1 to 'rawset' (table expected, got gochan.frozen)")
     assert.equal("pizza", f.name)
     assert.is_nil(f[100])
   end)
@@ -96,7 +98,8 @@ describe("gochan.freeze", function()
                      'cannot freeze a table with a metatable (at t["a b"][1])')
     assert.has_error(function() gochan.freeze({ x = io.stdout }) end,
                      "cannot freeze a userdata (at t.x)")
-    assert.has_error(function() gochan.freeze({ [print] = 1 }) end)
+    assert.has_error(function() gochan.freeze({ [print] = 1 }) end,
+                     "cannot freeze a function as a key (at t[?])")
     assert.has_error(function() gochan.freeze(setmetatable({}, {})) end,
                      "bad argument #1 to 'freeze' (cannot freeze a table with a metatable)")
     assert.has_error(function() gochan.freeze("x") end,
@@ -104,7 +107,8 @@ describe("gochan.freeze", function()
     local deep = {}
     local t = deep
     for _ = 1, 1001 do t.n = {}; t = t.n end
-    assert.has_error(function() gochan.freeze(deep) end)
+    assert.has_error(function() gochan.freeze(deep) end,
+                     "cannot freeze a table nested deeper than 1000 levels (at t.n.n.n.n.n.n.n.n....n.n.n.n)")
   end)
 
   it("keeps gochan objects by reference", function()

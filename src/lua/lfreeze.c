@@ -247,6 +247,10 @@ static int refuse (struct walk *w, const char *what, int askey) {
   luaL_buffinit(L, &b);
   luaL_addstring(&b, "t");
   for (int d = 0; d < w->depth; d++) {
+    if (w->depth > 16 && d == 8) {            /* a long path: its ends */
+      luaL_addstring(&b, "...");
+      d = w->depth - 4;
+    }
     int k = w->keys[d];
     if (lua_type(L, k) == LUA_TSTRING) {
       size_t len;
