@@ -195,6 +195,32 @@ describe("gochan.freeze", function()
     assert.equal(before, live_frozen())
   end)
 
+  it("reads the same after many reads of a hot table, and demotes", function()
+    -- a small table read often gets a plain copy behind its metatable; a
+    -- state keeps at most 32 of them: the 40 here make it demote some
+    local src = {}
+    for i = 1, 40 do src[i] = { id = i, name = "n" .. i, [1] = "first" } end
+    local root = gochan.freeze({ k = 1, list = src })
+    local f = root.list
+    for _ = 1, 3 do
+      for i = 1, 40 do
+        local r = f[i]
+        for _ = 1, 10 do
+          assert(r.id == i and r.name == "n" .. i and r[1] == "first" and r.none == nil)
+        end
+        assert.equal(1, #r)
+        local n = 0
+        for _ in pairs(r) do n = n + 1 end
+        assert.equal(3, n)
+        assert.has_error(function() r.id = 0 end, "attempt to modify a frozen table")
+        assert.equal(r, f[i])
+      end
+      for _ = 1, 10 do assert(root.k == 1) end
+    end
+    assert.equal("gochan.frozen", tostring(f[1]):match("^[%w.]+"))
+    assert.has_error(function() root.k = 2 end, "attempt to modify a frozen table")
+  end)
+
   it("leaves the Lua heap flat when its nested tables are read often", function()
     local src = {}
     for i = 1, 1000 do src[i] = { i } end

@@ -25,6 +25,9 @@ local VARS = {
 -- Fields reached through a function __index (tk.c), which pairs() cannot see.
 local FIELDS = { ["gochan.ticker"] = { "c" }, ["gochan.timer"] = { "c" } }
 
+-- Types whose __index reads data, not methods (a frozen table's fields).
+local DATA = { ["gochan.frozen"] = true, ["gochan.frozen.nested"] = true }
+
 local docfile = arg[1] or "docs/api.md"
 local f = assert(io.open(docfile, "r"))
 local headings = {}
@@ -71,7 +74,8 @@ local function methods(mt)
 end
 
 for tname, mt in pairs(debug.getregistry()) do
-  if type(tname) == "string" and tname:find("^gochan%.") and type(mt) == "table" then
+  if type(tname) == "string" and tname:find("^gochan%.") and type(mt) == "table"
+     and not DATA[tname] then
     local m = methods(mt)
     if m then
       local var = VARS[tname]

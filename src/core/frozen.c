@@ -238,6 +238,10 @@ bool frozen_settable (struct frozen *f, uint32_t ti, const struct fkv *kv,
   }
   free(later);
   struct ftable *t = &f->tabs[ti];
+  t->rawkeys = true;
+  for (size_t i = 0; i < n && t->rawkeys; i++)
+    t->rawkeys = kv[i].kt <= FV_STR;          /* booleans, numbers, strings */
+  t->nkeys = (uint32_t)nhash;
   t->arr = arr;
   t->arrt = arrt;
   t->node = node;

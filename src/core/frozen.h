@@ -60,6 +60,10 @@ struct ftable {
   uint8_t *arrt;
   struct fnode *node;
   uint32_t narr, nnode;
+  uint32_t nkeys;         /* keys in the nodes */
+  bool rawkeys;           /* every key a string, number or boolean: a Lua
+                             table with the same keys finds each by raw
+                             lookup exactly as this one does */
 };
 
 struct fchunk;

@@ -273,7 +273,10 @@ const char *lbox_typename (lua_State *L, int idx) {
 */
 static const char FCACHEKEY = 'f';
 #define FCACHE 256
-struct fcache { struct { uint64_t id; const void *p; } key[FCACHE]; };
+struct fcache {
+  struct { uint64_t id; const void *p; } key[FCACHE];
+  uint16_t hits[FCACHE];      /* reads of the slot's table since it took it */
+};
 #define FMAGIC UINT64_C(0x676f6368616e2e66)   /* "gochan.f" */
 struct fproxy { struct frozen *f; uint32_t t; uint64_t magic; };
 
@@ -316,7 +319,19 @@ static int fcached (lua_State *L, struct fcache *c, int slots,
   }
   c->key[i].id = f->id;
   c->key[i].p = p;
+  c->hits[i] = 0;
   return i;
+}
+
+unsigned lbox_fhit (struct fcache *c, struct frozen *f, const void *p) {
+  int i = fslot(f->id, p);
+  if (c->key[i].id != f->id || c->key[i].p != p) {
+    c->key[i].id = f->id;       /* the slot's proxy, if any, is forgotten */
+    c->key[i].p = p;
+    c->hits[i] = 0;
+  }
+  if (c->hits[i] < UINT16_MAX) c->hits[i]++;
+  return c->hits[i];
 }
 
 void lbox_pushproxy (lua_State *L, struct fcache *c, int slots, int mt,

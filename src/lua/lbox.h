@@ -84,6 +84,9 @@ struct fcache *lbox_fcache (lua_State *L);
 ** root box is then looked up). 'f' is borrowed. May raise (memory). */
 void lbox_pushproxy (lua_State *L, struct fcache *c, int slots, int mt,
                      int from, struct frozen *f, uint32_t t);
+/* Count one read of table 'p' of 'f' in the cache; the reads counted
+** since its slot last changed hands. */
+unsigned lbox_fhit (struct fcache *c, struct frozen *f, const void *p);
 /* The same, finding everything itself (the decoder, thaw). */
 void lbox_pushfrozen (lua_State *L, struct frozen *f, uint32_t t);
 /* The graph of the proxy at 'idx' and its table index, or NULL. */

@@ -94,10 +94,72 @@ static bool tokey (lua_State *L, int idx, struct frozen *f, uint8_t *kt,
   }
 }
 
+/*
+** Hot small tables. A proxy's reads go through a C metamethod; a Lua table
+** read is several times cheaper. So a small table (PROMOTE_MAX keys at
+** most, all of them strings, numbers or booleans, which a Lua table finds
+** by raw lookup exactly as the frozen one does) read PROMOTE_AFTER times
+** gets a metatable of its own whose __index is a plain copy of its
+** contents (nested tables in it are proxies): its reads are then Lua's
+** own. A state keeps at most PROMOTED such copies: the ring (upvalue 5,
+** weak values; ring[0] the next slot) demotes the oldest (back to the
+** shared metatable) to make room, so the memory this costs is bounded.
+*/
+#define PROMOTE_AFTER 8
+#define PROMOTE_MAX 64
+#define PROMOTED 32
+
+static void promote (lua_State *L, const struct rd *r, struct frozen *f,
+                     uint32_t ti) {
+  const struct ftable *t = frozen_table(f, ti);
+  luaL_checkstack(L, 8, NULL);
+  lua_createtable(L, (int)t->narr, (int)t->nkeys);      /* copy */
+  uint32_t pos = 0;
+  uint8_t kt, vt;
+  union fv k, v;
+  while (frozen_next(t, &pos, &kt, &k, &vt, &v)) {
+    pushfv(L, r, f, kt, k);
+    pushfv(L, r, f, vt, v);
+    lua_rawset(L, -3);
+  }
+  lua_createtable(L, 0, 10);                  /* copy mt */
+  lua_getmetatable(L, 1);                     /* copy mt shared */
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {                   /* the shared one's fields */
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -5);
+  }
+  lua_pop(L, 1);                              /* copy mt */
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "__index");             /* mt */
+  int ring = lua_upvalueindex(5);
+  lua_Integer i = (lua_rawgeti(L, ring, 0) == LUA_TNUMBER) ? lua_tointeger(L, -1) : 1;
+  lua_pop(L, 1);
+  if (lua_rawgeti(L, ring, i) == LUA_TUSERDATA) {  /* mt old: demote it */
+    uint32_t ot;
+    if (lbox_tofrozen(L, -1, &ot) && ot == 0)
+      luaL_getmetatable(L, GOCHAN_FROZEN_MT);
+    else
+      lua_pushvalue(L, r->mt);
+    lua_setmetatable(L, -2);
+  }
+  lua_pop(L, 1);                              /* mt */
+  lua_setmetatable(L, 1);
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, ring, i);
+  lua_pushinteger(L, i % PROMOTED + 1);
+  lua_rawseti(L, ring, 0);
+}
+
 static int frozen__index (lua_State *L) {
   uint32_t ti;
   struct frozen *f = checkfrozen(L, 1, &ti);
   const struct ftable *t = frozen_table(f, ti);
+  struct rd r = upvalues(L);
+  if (t->rawkeys && t->narr + t->nkeys <= PROMOTE_MAX &&
+      lbox_fhit(r.c, f, t) == PROMOTE_AFTER)
+    promote(L, &r, f, ti);
   union fv v;
   uint8_t vt;
   if (lua_type(L, 2) == LUA_TSTRING) {
@@ -112,7 +174,6 @@ static int frozen__index (lua_State *L) {
     if (!tokey(L, 2, f, &kt, &k, &nest)) return 0;
     vt = frozen_get(t, kt, k, &v);
   }
-  struct rd r = upvalues(L);
   pushfv(L, &r, f, vt, v);
   return 1;
 }
@@ -195,27 +256,36 @@ static const luaL_Reg frozen_mm[] = {
 };
 
 /* Set the metamethods in the metatable on top, with their upvalues. */
-static void setmm (lua_State *L, struct fcache *c, int slots, int nested) {
+static void setmm (lua_State *L, struct fcache *c, int slots, int nested,
+                   int ring) {
   lua_pushvalue(L, slots);
   lua_pushlightuserdata(L, c);
   lua_pushvalue(L, nested);
   lua_pushvalue(L, slots);
   lua_pushlightuserdata(L, c);
   lua_pushvalue(L, nested);
-  lua_pushcclosure(L, frozen__next, 3);       /* mt s c n next */
-  luaL_setfuncs(L, frozen_mm, 4);
+  lua_pushvalue(L, ring);
+  lua_pushcclosure(L, frozen__next, 4);       /* mt s c n next */
+  lua_pushvalue(L, ring);
+  luaL_setfuncs(L, frozen_mm, 5);
 }
 
 void lfreeze_meta (lua_State *L) {
   struct fcache *c = lbox_fcache(L);          /* slots */
   int slots = lua_gettop(L);
+  lua_createtable(L, PROMOTED, 0);            /* the ring of promoted ones */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  int ring = lua_gettop(L);
   luaL_newmetatable(L, LBOX_FROZEN_NESTED);   /* nested: no __gc */
   int nested = lua_gettop(L);
   lua_pushliteral(L, GOCHAN_FROZEN_MT);
   lua_setfield(L, -2, "__name");
-  setmm(L, c, slots, nested);
+  setmm(L, c, slots, nested, ring);
   lbox_newmetatable(L, GOCHAN_FROZEN_MT);     /* the roots' (boxes, __gc) */
-  setmm(L, c, slots, nested);
+  setmm(L, c, slots, nested, ring);
   lua_settop(L, slots - 1);
 }
 
