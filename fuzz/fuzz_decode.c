@@ -23,6 +23,13 @@
 ** userdata; nothing here is a gochan box. */
 void lbox_push (lua_State *L, struct obj *o) { lua_pushlightuserdata(L, o); }
 struct obj *lbox_to (lua_State *L, int idx) { (void)L; (void)idx; return NULL; }
+void lbox_pushfrozen (lua_State *L, struct frozen *f, uint32_t t) {
+  lua_pushlightuserdata(L, (char *)f + t);
+}
+struct frozen *lbox_tofrozen (lua_State *L, int idx, uint32_t *t) {
+  (void)L; (void)idx; (void)t;
+  return NULL;
+}
 
 #define RENEW 2000
 
