@@ -250,11 +250,16 @@ describe("examples/shutdown.lua", function()
   end)
 
   it("stops cleanly on Ctrl-C (SIGINT while main waits)", function()
-    -- `exec` so that timeout's SIGINT reaches the interpreter itself; 2 s
-    -- so that it arrives while main waits (before that, SIGINT still has
-    -- its default action, as in any program that is starting up)
-    local out, err, code = sh(("exec timeout --preserve-status -s INT 2 %s examples/shutdown.lua")
-      :format(LUA))
+    -- The inner shell execs the interpreter, so its $$ is the interpreter's
+    -- pid; a watcher sends SIGINT once the example has said it is serving
+    -- (polled: before that, SIGINT still has its default action, as in any
+    -- program that is starting up), or gives up after TIMEOUT s.
+    local outfile = os.tmpname()
+    local inner = ("( i=0; until grep -q '^serving' %s || [ $i -ge %d ]; do sleep 0.05; i=$((i+1)); done; "
+      .. "kill -INT $$ ) & exec %s examples/shutdown.lua >%s"):format(q(outfile), TIMEOUT * 20, LUA, q(outfile))
+    local out, err, code = sh(("timeout %d sh -c %s; code=$?; cat %s; exit $code")
+      :format(TIMEOUT, q(inner), q(outfile)))
+    os.remove(outfile)
     assert.are.equal("", err)
     assert.are.equal(0, code)
     local ls = lines(out)
