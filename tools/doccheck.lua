@@ -21,6 +21,7 @@ local VARS = {
   ["gochan.once"] = "o", ["gochan.rwmutex"] = "rw", ["gochan.cond"] = "c",
   ["gochan.semaphore"] = "sem",
   ["gochan.notifier"] = "nt",
+  ["gochan.selector"] = "sel",
 }
 -- Fields reached through a function __index (tk.c), which pairs() cannot see.
 local FIELDS = { ["gochan.ticker"] = { "c" }, ["gochan.timer"] = { "c" } }

@@ -271,7 +271,13 @@ func w6(n int) {
 
 // sel: one goroutine selects over two channels (capacity 128 each) fed by
 // two producers with n/2 integers each. Result: selects per second.
-func sel(n int) {
+func sel(n int) { selas("SEL", n) }
+
+// selprep is sel reported as SELPREP: Go has no prepared select, so
+// gochan's selector (bench/lua/selprep.lua) is compared with the same one.
+func selprep(n int) { selas("SELPREP", n) }
+
+func selas(name string, n int) {
 	half := n / 2
 	n = half * 2
 	stop := startTimer()
@@ -303,7 +309,7 @@ func sel(n int) {
 	el, cpu := stop()
 	check(r.sum == 2*(half*(half+1)/2) && r.h1 == half && r.h2 == half,
 		"SEL: wrong sum or counts")
-	report("SEL", "selects_per_s", float64(n)/el, "cpu_s", ms(cpu))
+	report(name, "selects_per_s", float64(n)/el, "cpu_s", ms(cpu))
 }
 
 // latency is wake-up latency beside busy goroutines, on one P
@@ -547,7 +553,7 @@ func check(ok bool, msg string) {
 }
 
 func main() {
-	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL LAT LATSLEEP CHURN W2CTX CANCEL W2TRACE W7")
+	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL SELPREP LAT LATSLEEP CHURN W2CTX CANCEL W2TRACE W7")
 	n := flag.Int("n", 0, "size (0: the workload's default of issue 6)")
 	flag.Parse()
 	type workload struct {
@@ -557,14 +563,14 @@ func main() {
 	all := map[string]workload{
 		"W1": {w1, 1000000}, "W2": {w2, 100000}, "W3": {w3, 1000},
 		"W4": {w4, 1000000}, "W5": {w5, 200000}, "W6": {w6, 100000},
-		"SEL": {sel, 1000000}, "LAT": {latency, 8}, "LATSLEEP": {latency, 8},
+		"SEL": {sel, 1000000}, "SELPREP": {selprep, 1000000}, "LAT": {latency, 8}, "LATSLEEP": {latency, 8},
 		"CHURN": {churn, 3000000}, "W2CTX": {w2ctx, 100000},
 		"CANCEL": {cancelw, 100000}, "W2TRACE": {w2trace, 100000},
 		"W7": {w7, 100000},
 	}
 	wl, ok := all[strings.ToUpper(*w)]
 	if !ok || *n < 0 {
-		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|LAT|LATSLEEP|CHURN|W2CTX|CANCEL|W2TRACE|W7 [-n size]")
+		fmt.Fprintln(os.Stderr, "usage: gobench -w W1|W2|W3|W4|W5|W6|SEL|SELPREP|LAT|LATSLEEP|CHURN|W2CTX|CANCEL|W2TRACE|W7 [-n size]")
 		os.Exit(2)
 	}
 	size := *n

@@ -1,9 +1,11 @@
 /*
-** select.c: Go's select over send and recv cases. Pass 1 locks every
-** channel (in address order, so two selects never deadlock on each other),
-** polls the cases in a random order and completes the first ready one.
-** Otherwise pass 2 queues one waiter per case, all sharing one op, and the
-** caller parks; the first peer to claim the op fires exactly that case.
+** select.c: Go's select over send and recv cases, polled in a uniform
+** random order. Pass 0 tries each case under its own channel's lock alone
+** and completes the first ready one. Otherwise pass 1 locks every channel
+** (in address order, so two selects never deadlock on each other) and
+** polls them all again; if none is ready, pass 2 queues one waiter per
+** case, all sharing one op, and the caller parks; the first peer to claim
+** the op fires exactly that case.
 */
 #include <stdlib.h>
 #include "chan_impl.h"
@@ -53,28 +55,12 @@ static int cmpchan (const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-gostatus sel_begin (struct selcase *cs, int n, struct waiter *ws,
-                    struct op *op, bool block, int *chosen) {
-  if (n == 1) return begin1(cs, ws, op, block, chosen);
-  int pollbuf[SEL_STACK];
-  struct chan *lockbuf[SEL_STACK];
-  int *poll = pollbuf;
-  struct chan **locks = lockbuf;
-  if (n > SEL_STACK) {
-    poll = malloc((size_t)n * sizeof *poll);
-    locks = malloc((size_t)n * sizeof *locks);
-    if (!poll || !locks) { free(poll); free(locks); return GO_NOMEM; }
-  }
-  /* poll order: a uniform random permutation of the active cases, so the
-  ** first ready case met is uniform among the ready ones */
-  int na = 0;
-  for (int i = 0; i < n; i++) {
-    if (!active(&cs[i])) continue;
-    int j = (int)go_randn((uint32_t)na + 1);
-    poll[na] = poll[j];
-    poll[j] = i;
-    locks[na++] = cs[i].c;
-  }
+/* Passes 1 and 2 over the 'na' active cases, polled in the order 'poll';
+** 'locks' holds their channels (sorted here). */
+static gostatus pollall (struct selcase *cs, const int *poll, int na,
+                         struct chan **locks, struct waiter *ws,
+                         struct op *op, bool block, int *chosen,
+                         struct op **wake) {
   /* lock order: by address, each channel once */
   int nl = 0;
   if (na > 0) {
@@ -93,15 +79,57 @@ gostatus sel_begin (struct selcase *cs, int n, struct waiter *ws,
   }
   for (int i = 0; i < nl; i++) golock_lock(&locks[i]->mu);
   gostatus st = GO_AGAIN;
-  struct op *wake = NULL;
   for (int k = 0; k < na; k++) {                    /* pass 1 */
     int i = poll[k];
-    st = trycase(&cs[i], &wake);
+    st = trycase(&cs[i], wake);
     if (st != GO_AGAIN) { *chosen = i; break; }
   }
   if (st == GO_AGAIN && block)                      /* pass 2 */
     for (int k = 0; k < na; k++) enqueue(&cs[poll[k]], &ws[poll[k]], op, poll[k]);
   for (int i = nl - 1; i >= 0; i--) golock_unlock(&locks[i]->mu);
+  return st;
+}
+
+gostatus sel_begin (struct selcase *cs, int n, struct waiter *ws,
+                    struct op *op, bool block, int *chosen) {
+  if (n == 1) return begin1(cs, ws, op, block, chosen);
+  int pollbuf[SEL_STACK];
+  struct chan *lockbuf[SEL_STACK];
+  int *poll = pollbuf;
+  struct chan **locks = lockbuf;
+  if (n > SEL_STACK) {
+    poll = malloc((size_t)n * sizeof *poll);
+    locks = malloc((size_t)n * sizeof *locks);
+    if (!poll || !locks) { free(poll); free(locks); return GO_NOMEM; }
+  }
+  /* poll order: a uniform random permutation of the active cases, so the
+  ** first ready case met is uniform among the ready ones */
+  int na = 0;
+  for (int i = 0; i < n; i++) {
+    if (!active(&cs[i])) continue;
+    int j = na == 0 ? 0 : (int)go_randn((uint32_t)na + 1);
+    poll[na] = poll[j];
+    poll[j] = i;
+    locks[na++] = cs[i].c;
+  }
+  /* pass 0: one lock at a time. A ready case completes as it would under
+  ** every lock (readiness is decided under its channel's lock, in the same
+  ** order). Finding none ready proves nothing: a case seen not ready may
+  ** have become ready before a later one was seen. So that answer (the
+  ** default case, or a park) is left to pass 1, which sees every case at
+  ** one instant. */
+  gostatus st = GO_AGAIN;
+  struct op *wake = NULL;
+  for (int k = 0; k < na && st == GO_AGAIN; k++) {
+    int i = poll[k];
+    struct chan *c = cs[i].c;
+    golock_lock(&c->mu);
+    st = trycase(&cs[i], &wake);
+    golock_unlock(&c->mu);
+    if (st != GO_AGAIN) *chosen = i;
+  }
+  if (st == GO_AGAIN)
+    st = pollall(cs, poll, na, locks, ws, op, block, chosen, &wake);
   if (wake) op_wake(wake);
   if (poll != pollbuf) { free(poll); free(locks); }
   return st;

@@ -27,6 +27,7 @@ struct waitgroup;
 #define GOCHAN_SEM_MT       "gochan.semaphore"
 #define GOCHAN_NOTIFIER_MT  "gochan.notifier"
 #define GOCHAN_FROZEN_MT    "gochan.frozen"
+#define GOCHAN_SELECTOR_MT  "gochan.selector"   /* a state's own: no box */
 
 /* lchan.c */
 void lchan_meta (lua_State *L);
@@ -38,8 +39,10 @@ void lcontext_meta (lua_State *L);
 extern const luaL_Reg lcontext_funcs[];  /* background with_cancel
                                             with_timeout with_deadline
                                             with_value */
-/* lselect.c */
-extern const luaL_Reg lselect_funcs[];        /* select */
+/* lselect.c: with the module table on top, set select and selector and
+** make the gochan.selector metatable (a selector is not a core object: it
+** belongs to the state that made it) */
+void lselect_open (lua_State *L);
 /* lsync.c */
 void lwg_meta (lua_State *L);
 void lmutex_meta (lua_State *L);

@@ -41,7 +41,7 @@ static const struct ltype types[OBJ_NTYPES] = {
 
 /* The module functions of each type file. */
 static const luaL_Reg *const funcs[] = {
-  lchan_funcs, lnamed_funcs, lcontext_funcs, lcancel_funcs, lselect_funcs, lsync_funcs, lxsync_funcs, ltime_funcs,
+  lchan_funcs, lnamed_funcs, lcontext_funcs, lcancel_funcs, lsync_funcs, lxsync_funcs, ltime_funcs,
   ltask_funcs, lnotify_funcs, linspect_funcs, ltrace_funcs, lfreeze_funcs
 };
 
@@ -185,6 +185,7 @@ int luaopen_gochan_core (lua_State *L) {
     if (types[t].meta) types[t].meta(L);
   for (size_t i = 0; i < sizeof funcs / sizeof funcs[0]; i++)
     luaL_setfuncs(L, funcs[i], 0);
+  lselect_open(L);               /* select, selector: closures */
 #ifdef GOCHAN_TESTING
   lua_pushcfunction(L, lgochan_live);
   lua_setfield(L, -2, "_live");
