@@ -161,6 +161,15 @@ gochan_status gochan_send (gochan_chan *c, const gochan_value *v,
                            double timeout);
 gochan_status gochan_recv (gochan_chan *c, gochan_value *out, int *ok,
                            double timeout);
+/* A send that never blocks and counts what it drops: GOCHAN_OK (sent),
+** GOCHAN_TIMEOUT (the channel was full: the value is dropped and the
+** channel's dropped count, gochan_dropped and ch:dropped() in Lua, goes
+** up by one), GOCHAN_CLOSED, GOCHAN_INVALID or GOCHAN_NOMEM as for
+** gochan_send. For feeds that must not wait on their consumer (messages
+** arriving from a network, as a slow consumer loses them). */
+gochan_status gochan_offer (gochan_chan *c, const gochan_value *v);
+/* How many values gochan_offer has dropped on 'c' (0 for NULL). */
+uint64_t gochan_dropped (gochan_chan *c);
 gochan_status gochan_close (gochan_chan *c);
 size_t gochan_len (gochan_chan *c);
 size_t gochan_cap (gochan_chan *c);

@@ -12,6 +12,8 @@
 --            (lpark), a task's state (taskstate), transfer (tencode,
 --            tdecode, modindex, tformat), the C API over Lua (capi.c)
 --   core     src/core and include/gochan.h: C11 and threads, nothing of Lua
+--   sibling  src/nats: gochan.nats, its own module; of the rest it includes
+--            only include/gochan.h and src/lua/lapi.h (what core.so lends)
 --
 -- A file may include headers of its own layer or of a lower one; the core
 -- includes no Lua header at all. A source file in no layer fails the check
@@ -20,14 +22,14 @@
 
 local MAXLINES = 600
 
-local LAYER = { core = 1, helpers = 2, types = 3, top = 4 }
+local LAYER = { core = 1, helpers = 2, types = 3, top = 4, sibling = 5 }
 
 -- src/lua files by layer (a header belongs where its .c does).
 local LUAFILES = {
   helpers = { "lbox.c", "lbox.h", "lpark.c", "lpark.h",
               "taskstate.c", "taskstate.h", "transfer.c", "transfer.h",
               "tencode.c", "tdecode.c", "tformat.h", "modindex.c",
-              "modindex.h", "capi.c" },
+              "modindex.h", "capi.c", "lapi.h" },
   types = { "lcancel.c", "lcontext.c", "lchan.c", "lnamed.c", "lselect.c",
             "lsync.c", "lxsync.c", "ltime.c", "ltask.c", "lnotify.c", "lfreeze.c",
             "linspect.c", "ltrace.c",
@@ -79,7 +81,13 @@ for _, name in ipairs(ls("src/lua")) do
   end
 end
 
-local NAMES = { "core", "helpers", "types", "top" }
+-- src/nats (gochan.nats, a module of its own): above everything, but it
+-- reaches core.so only through lapi.h (and include/gochan.h)
+for _, name in ipairs(ls("src/nats")) do
+  layerof[name], pathof[name] = LAYER.sibling, "src/nats/" .. name
+end
+
+local NAMES = { "core", "helpers", "types", "top", "sibling" }
 local nfiles = 0
 for name, path in pairs(pathof) do
   nfiles = nfiles + 1
@@ -89,7 +97,11 @@ for name, path in pairs(pathof) do
     local inc = l:match('^%s*#%s*include%s*["<]([^">]+)[">]')
     if inc then
       local base = inc:match("([^/]+)$")
-      if LUAHEADERS[base] and mine == LAYER.core then
+      if mine == LAYER.sibling and layerof[base] and layerof[base] < LAYER.sibling
+         and base ~= "lapi.h" and base ~= "gochan.h" then
+        problem("%s:%d: gochan.nats includes %s (only lapi.h and gochan.h reach core.so)",
+                path, i, inc)
+      elseif LUAHEADERS[base] and mine == LAYER.core then
         problem("%s:%d: the core includes Lua (%s)", path, i, inc)
       elseif layerof[base] and layerof[base] > mine then
         problem("%s:%d: includes %s, a file of a higher layer (%s over %s)",

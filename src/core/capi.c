@@ -149,6 +149,20 @@ gochan_status gochan_recv (gochan_chan *c, gochan_value *out, int *ok,
   return from_tvalue(&tv, out);
 }
 
+gochan_status gochan_offer (gochan_chan *c, const gochan_value *v) {
+  if (!c || !v) return GOCHAN_INVALID;
+  struct tvalue tv = TVALUE_NIL;
+  gochan_status r = to_tvalue(v, &tv);
+  if (r != GOCHAN_OK) return r;
+  gostatus st = chan_offer(CHAN(c), &tv);
+  if (st != GO_OK) tvalue_clear(&tv);        /* not taken: nothing moved */
+  return st == GO_AGAIN ? GOCHAN_TIMEOUT : status_of(st);
+}
+
+uint64_t gochan_dropped (gochan_chan *c) {
+  return c ? chan_dropped(CHAN(c)) : 0;
+}
+
 gochan_status gochan_close (gochan_chan *c) {
   if (!c) return GOCHAN_INVALID;
   return status_of(chan_close(CHAN(c)));

@@ -40,6 +40,7 @@ struct chan *chan_new (size_t cap) {
   c->closed = false;
   c->timer = NULL;
   c->watch = NULL;
+  atomic_init(&c->dropped, 0);
   return c;
 }
 
@@ -174,6 +175,17 @@ size_t chan_nwaiters (struct chan *c) {
   size_t n = waitq_len(&c->recvq) + waitq_len(&c->sendq);
   golock_unlock(&c->mu);
   return n;
+}
+
+gostatus chan_offer (struct chan *c, struct tvalue *v) {
+  gostatus st = chan_try_send(c, v);
+  if (st == GO_AGAIN)
+    atomic_fetch_add_explicit(&c->dropped, 1, memory_order_relaxed);
+  return st;
+}
+
+uint64_t chan_dropped (struct chan *c) {
+  return atomic_load_explicit(&c->dropped, memory_order_relaxed);
 }
 
 bool chan_isclosed (struct chan *c) {

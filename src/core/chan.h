@@ -45,6 +45,13 @@ gostatus chan_try_recv (struct chan *c, struct tvalue *out, bool *ok);
 ** (nil, false) and sender (GO_CLOSED). */
 gostatus chan_close (struct chan *c);
 
+/* chan_try_send that counts a refusal for want of room (GO_AGAIN) in the
+** channel's dropped count: a feed that must not block (a message arriving
+** from the network) and drops what a full channel cannot take. */
+gostatus chan_offer (struct chan *c, struct tvalue *v);
+/* How many values chan_offer has dropped, in the channel's lifetime. */
+uint64_t chan_dropped (struct chan *c);
+
 size_t chan_len (struct chan *c);
 size_t chan_cap (struct chan *c);
 /* Receivers and senders queued on the channel now (for tests: poll it to

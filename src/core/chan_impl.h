@@ -6,6 +6,7 @@
 #define GOCHAN_CHAN_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include "chan.h"
 
 /*
@@ -28,6 +29,8 @@ struct chan {
                                    fixed after; the last release stops it */
   struct notewatch *watch;      /* the notifiers watching it (notify.c),
                                    NULL for almost every channel */
+  atomic_ullong dropped;        /* values chan_offer could not place (the
+                                   channel was full); never under 'mu' */
 };
 
 /* A change that may have made 'c' ready to receive (ev NOTE_RECV) or to

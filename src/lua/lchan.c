@@ -302,6 +302,13 @@ static int lchan_cap (lua_State *L) {
   return 1;
 }
 
+/* ch:dropped() -> n: values a non-blocking feed (gochan_offer: a NATS
+** subscription, a host) dropped because the channel was full. */
+static int lchan_dropped (lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)chan_dropped(checkchan(L, 1)));
+  return 1;
+}
+
 /* gochan.chan(cap=4, len=1) 0x... (", closed" once closed) */
 static int lchan__tostring (lua_State *L) {
   struct chan *c = checkchan(L, 1);
@@ -323,7 +330,7 @@ static const luaL_Reg chan_methods[] = {
   {"send", lchan_send}, {"recv", lchan_recv},
   {"try_send", lchan_try_send}, {"try_recv", lchan_try_recv},
   {"close", lchan_close}, {"range", lchan_range},
-  {"len", lchan_len}, {"cap", lchan_cap},
+  {"len", lchan_len}, {"cap", lchan_cap}, {"dropped", lchan_dropped},
   {NULL, NULL}
 };
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
+#include "lapi.h"
 #include "ltypes.h"
 #include "scheduler.h"
 #include "taskstate.h"
@@ -175,6 +176,7 @@ int luaopen_gochan_core (lua_State *L) {
   ltrace_fromenv();              /* GOCHAN_TRACE: once per process */
   lbox_open(L);
   transfer_open(L);
+  lapi_lend(L);                  /* for gochan.nats (lapi.h) */
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &MODKEY) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_createtable(L, 0, 16);
