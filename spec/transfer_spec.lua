@@ -22,6 +22,24 @@ end
 
 local drain = helper.drain
 
+-- Short strings that differ from each other in one byte, at every position
+-- of every length up to 18, with and without zero bytes: the receiver's
+-- cache of short strings must never give one for another.
+local function near_strings ()
+  local list, seen = {}, {}
+  local function add (s)
+    if not seen[s] then seen[s] = true; list[#list + 1] = s end
+  end
+  for n = 0, 18 do
+    add(("a"):rep(n))
+    for j = 1, n do
+      add(("a"):rep(j - 1) .. "b" .. ("a"):rep(n - j))
+      add(("\0"):rep(j - 1) .. "\1" .. ("\0"):rep(n - j))
+    end
+  end
+  return list
+end
+
 describe("transfer", function()
   before_each(function() drain(ch) end)
 
@@ -86,6 +104,21 @@ describe("transfer", function()
                   rt({ id = 7, name = "pizza", ok = true }))
     end)
 
+    it("copies short keys and values exactly, however often they repeat", function()
+      local list = near_strings()
+      for _ = 1, 3 do                -- again: now from the receiver's cache
+        for i, s in ipairs(list) do
+          local c = rt({ [s] = i, v = s, [i] = s })
+          assert.equal(i, c[s])
+          assert.equal(s, c.v)
+          assert.equal(s, c[i])
+          local n = 0
+          for _ in pairs(c) do n = n + 1 end
+          assert.equal(3, n)
+        end
+      end
+    end)
+
     it("keeps a cycle a cycle", function()
       local t = { name = "loop" }
       t.self = t
@@ -94,6 +127,15 @@ describe("transfer", function()
       assert.equal(c, c.self)
       assert.equal(c, c[1].parent)
       assert.are_not.equal(t, c)
+    end)
+
+    it("keeps a table that is its own metatable so", function()
+      local t = { x = 1 }
+      t.__index = t
+      local c = rt(setmetatable(t, t))
+      assert.equal(c, getmetatable(c))
+      assert.equal(c, c.__index)
+      assert.equal(1, c.x)
     end)
 
     it("keeps a table reachable twice one table", function()
@@ -335,6 +377,27 @@ describe("transfer", function()
       assert.equal(string.format, c.fmt)
       assert.equal(gochan, c.g)
       assert.is_true(rawequal(c2, c.ch))
+    end)
+
+    it("receives short strings in a task exactly, however often they repeat", function()
+      local list = near_strings()
+      local to = gochan.chan(8)
+      local t = gochan.go(function(i, expect)
+        local bad = 0
+        for r = 1, 3 do
+          for k, s in ipairs(expect) do
+            local m = i:recv(5)
+            if m[s] ~= k or m.v ~= s or m.round ~= r then bad = bad + 1 end
+          end
+        end
+        return bad
+      end, to, list)
+      for r = 1, 3 do
+        for k, s in ipairs(list) do
+          assert.is_true(to:send({ [s] = k, v = s, round = r }, 5))
+        end
+      end
+      assert.same({ true, 0 }, { t:join(5) })
     end)
 
     it("carries values through a channel into a task and back", function()

@@ -112,9 +112,26 @@ static inline bool tbuild_varint (struct tbuild *b, uint64_t v) {
   return true;
 }
 
-/* A length-prefixed byte string: varint 'n', then the 'n' bytes. */
-static inline bool tbuild_str (struct tbuild *b, const char *p, size_t n) {
-  if (n < 0x80 && b->cap - b->len > n) {     /* the common case: one byte */
+/* A length-prefixed byte string: varint 'n', then the 'n' bytes. Always
+** inlined: a value's strings are mostly short keys. */
+static inline __attribute__((always_inline))
+bool tbuild_str (struct tbuild *b, const char *p, size_t n) {
+  if (n <= 16 && b->cap - b->len > 16) {     /* the common case: short */
+    uint8_t *d = b->data + b->len;
+    d[0] = (uint8_t)n;
+    d++;
+    /* copied in fixed-size pieces that overlap, never past p + n */
+    if (n >= 8) { memcpy(d, p, 8); memcpy(d + n - 8, p + n - 8, 8); }
+    else if (n >= 4) { memcpy(d, p, 4); memcpy(d + n - 4, p + n - 4, 4); }
+    else if (n > 0) {
+      d[0] = (uint8_t)p[0];
+      d[n / 2] = (uint8_t)p[n / 2];
+      d[n - 1] = (uint8_t)p[n - 1];
+    }
+    b->len += n + 1;
+    return true;
+  }
+  if (n < 0x80 && b->cap - b->len > n) {     /* one byte of length */
     b->data[b->len] = (uint8_t)n;
     memcpy(b->data + b->len + 1, p, n);
     b->len += n + 1;

@@ -63,6 +63,9 @@ struct ltask {
                               (cleared by lpark_prepare, set after it):
                               cond's relock, which must hold the lock
                               again on every path */
+  void *tstate;            /* L's transfer data (set and cleared by
+                              transfer.c), or NULL: a shortcut past the
+                              registry, valid while the registry holds it */
 };
 
 /* The running task if 'L' may park by yielding here, else NULL. */

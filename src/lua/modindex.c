@@ -4,6 +4,7 @@
 ** that it crosses as a name and the receiver uses its own (T_MOD).
 */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
@@ -90,7 +91,8 @@ static bool isref (int t) {
 ** or userdata. Fields of "_G" are indexed only for C functions and
 ** userdata: a Lua function or table the program stored in a global is its
 ** own data and crosses by value. Stores both in the tstate 'ts' at
-** 'tsi'. May raise (memory); runs no Lua code.
+** 'tsi', then the filter of the values indexed (ts->modbits). May raise
+** (memory); runs no Lua code.
 */
 static void rebuild (lua_State *L, int tsi, struct tstate *ts) {
   luaL_checkstack(L, 12, NULL);
@@ -132,6 +134,19 @@ static void rebuild (lua_State *L, int tsi, struct tstate *ts) {
   lua_setiuservalue(L, tsi, 1);
   lua_pushvalue(L, e);
   lua_setiuservalue(L, tsi, 2);
+  /* the filter, from the index's keys: a raise here leaves no filter,
+  ** and then the next encoding rebuilds (modindex_prepare) */
+  if (!ts->modbits && !(ts->modbits = malloc(MODBITS / 8)))
+    luaL_error(L, "not enough memory");
+  memset(ts->modbits, 0, MODBITS / 8);
+  lua_pushnil(L);
+  while (lua_next(L, x)) {
+    lua_pop(L, 1);
+    unsigned i, j;
+    modindex_bits(lua_topointer(L, -1), &i, &j);
+    ts->modbits[i / 64] |= (uint64_t)1 << (i % 64);
+    ts->modbits[j / 64] |= (uint64_t)1 << (j % 64);
+  }
   ts->dirty = false;
   if (!ts->hooked) ts->sig = loadedsig(L, loaded);
   lua_settop(L, top);
@@ -146,27 +161,25 @@ static bool isstale (lua_State *L, struct tstate *ts) {
   return stale;
 }
 
-bool modindex_push (lua_State *L, int tsi, struct tstate *ts, bool force) {
-  bool fresh = false;
-  if (force || isstale(L, ts)) {
-    rebuild(L, tsi, ts);
-    fresh = true;
-  }
-  if (lua_getiuservalue(L, tsi, 1) != LUA_TTABLE) {  /* never built */
-    lua_pop(L, 1);
-    rebuild(L, tsi, ts);
-    fresh = true;
-    lua_getiuservalue(L, tsi, 1);
-  }
-  lua_getiuservalue(L, tsi, 2);
-  return fresh;
+bool modindex_prepare (lua_State *L, struct tstate *ts, bool force) {
+  if (!force && ts->modbits && !isstale(L, ts)) return false;
+  luaL_checkstack(L, 1, NULL);
+  transfer_pushstate(L);                             /* ts */
+  rebuild(L, lua_gettop(L), ts);
+  lua_pop(L, 1);
+  return true;
 }
 
-int modindex_find (lua_State *L, int idx, int index, int entries, int loaded,
-                   struct modref *ref) {
+int modindex_find (lua_State *L, int idx, struct modref *ref) {
+  int top = lua_gettop(L);
+  int tsi = top + 1, index = top + 2, entries = top + 3, loaded = top + 4;
+  transfer_pushstate(L);               /* made before: does not raise */
+  lua_getiuservalue(L, tsi, 1);
+  lua_getiuservalue(L, tsi, 2);
+  lua_getiuservalue(L, tsi, 3);
   lua_pushvalue(L, idx);
   if (lua_rawget(L, index) != LUA_TNUMBER) {
-    lua_pop(L, 1);
+    lua_settop(L, top);
     return MODINDEX_MISS;
   }
   lua_Integer i = lua_tointeger(L, -1);
@@ -187,9 +200,11 @@ int modindex_find (lua_State *L, int idx, int index, int entries, int loaded,
   }
   lua_pop(L, 1);                                     /* name field */
   if (!same) {
-    lua_pop(L, 2);
+    lua_settop(L, top);
     return MODINDEX_STALE;
   }
+  lua_rotate(L, tsi, 2);               /* name field ts index entries loaded */
+  lua_settop(L, top + 2);              /* name field */
   ref->name = lua_tolstring(L, -2, &ref->nlen);
   if (hasfield) ref->field = lua_tolstring(L, -1, &ref->flen);
   else { ref->field = ""; ref->flen = 0; }

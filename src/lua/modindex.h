@@ -2,14 +2,15 @@
 ** modindex.h: the per-state module index, which lets the encoder send a
 ** module, or a module's field, by name (T_MOD) instead of by value: value
 ** -> (name, field) over package.loaded, rebuilt when package.loaded gains
-** a key. Kept in the user values 1 and 2 of the state's tstate
-** (tformat.h).
+** a key. Kept in the user values 1 and 2 of the state's tstate, with a
+** filter over the pointers it holds in ts->modbits (tformat.h).
 */
 #ifndef GOCHAN_MODINDEX_H
 #define GOCHAN_MODINDEX_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <lua.h>
 #include "tformat.h"
 
@@ -20,12 +21,30 @@
 void modindex_open (lua_State *L, struct tstate *ts);
 
 /*
-** Push the index and its entries (2 slots) of 'ts' (at stack index
-** 'tsi'), rebuilding them first when 'force', when package.loaded gained
-** a key since they were built, or when they never were. Returns true when
-** this call rebuilt them. May raise (memory); runs no Lua code.
+** Rebuild the index and its entries of the state's tstate 'ts' when
+** 'force', when package.loaded gained a key since they were built, or
+** when they never were. Returns true when this call rebuilt them. May
+** raise (memory); runs no Lua code.
 */
-bool modindex_push (lua_State *L, int tsi, struct tstate *ts, bool force);
+bool modindex_prepare (lua_State *L, struct tstate *ts, bool force);
+
+/* The two bits of the filter ts->modbits (MODBITS of them) that a value
+** whose lua_topointer is 'p' sets when it is in the index. */
+static inline void modindex_bits (const void *p, unsigned *i, unsigned *j) {
+  uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15u;
+  *i = (unsigned)(h >> (64 - MODBITS_LOG2));
+  *j = (unsigned)(h >> (40 - MODBITS_LOG2)) & (MODBITS - 1);
+}
+
+/* False when the value whose lua_topointer is 'p' is certainly not in
+** the index of 'ts' (after modindex_prepare); true when it may be (or
+** was: a collected key's bits stay until the next rebuild). No Lua call. */
+static inline bool modindex_maybe (const struct tstate *ts, const void *p) {
+  unsigned i, j;
+  modindex_bits(p, &i, &j);
+  return (ts->modbits[i / 64] >> (i % 64) & 1) &&
+         (ts->modbits[j / 64] >> (j % 64) & 1);
+}
 
 /* What modindex_find found. */
 enum { MODINDEX_MISS, MODINDEX_STALE, MODINDEX_FOUND };
@@ -38,16 +57,15 @@ struct modref {
 };
 
 /*
-** Look the value at 'idx' up in the index at 'index' with its entries at
-** 'entries' (as pushed by modindex_push), checked against package.loaded
-** at 'loaded'. MODINDEX_MISS: not indexed. MODINDEX_STALE: its entry no
-** longer names it (package.loaded, or the module table, changed since the
-** index was built).
-** MODINDEX_FOUND: '*ref' is set and its two strings are the 2 slots this
-** pushed, for the caller to pop when done with them; otherwise the stack
-** is as it was. Uses 3 slots; runs no Lua code and does not raise.
+** Look the value at 'idx' up in the index of the state's tstate (as built
+** by modindex_prepare), checked against package.loaded.
+** MODINDEX_MISS: not indexed. MODINDEX_STALE: its entry no longer names
+** it (package.loaded, or the module table, changed since the index was
+** built). MODINDEX_FOUND: '*ref' is set and its two strings are the 2
+** slots this pushed, for the caller to pop when done with them; otherwise
+** the stack is as it was. Uses 8 slots; runs no Lua code and does not
+** raise. The caller asks modindex_maybe first (this does not).
 */
-int modindex_find (lua_State *L, int idx, int index, int entries, int loaded,
-                   struct modref *ref);
+int modindex_find (lua_State *L, int idx, struct modref *ref);
 
 #endif

@@ -46,6 +46,12 @@ bool taskstate_is (lua_State *L) {
   return lua_getallocf(L, NULL) == taskalloc;
 }
 
+struct ltask *taskstate_task (lua_State *L) {
+  void *ud;
+  if (lua_getallocf(L, &ud) != taskalloc) return NULL;
+  return ((struct task *)ud)->ud;     /* NULL once the task is ending */
+}
+
 /*
 ** The package paths a task starts with: its caller's package.path and
 ** package.cpath at the go call, read when the task first opens package.

@@ -20,6 +20,9 @@ struct dec {
   int refs;               /* stack slot of the refs table, or 0 */
   lua_Integer nrefs;
   int depth;
+  struct tstate *ts;      /* for the string cache, or NULL (no cache) */
+  struct strslot *strs;   /* ts->strs once this decoding has seen it made */
+  int strslot;            /* then the stack slot of its table */
 };
 
 static void corrupt (struct dec *d) __attribute__((noreturn));
@@ -51,8 +54,10 @@ static uint64_t getvarint (struct dec *d) {
 }
 
 /* A length-prefixed byte string, in place. */
-static const char *getstr (struct dec *d, size_t *n) {
-  uint64_t len = getvarint(d);
+static inline const char *getstr (struct dec *d, size_t *n) {
+  uint64_t len;
+  if (d->p < d->end && *d->p < 0x80) len = *d->p++;   /* one-byte length */
+  else len = getvarint(d);
   if (len > (uint64_t)(d->end - d->p)) corrupt(d);
   const char *s = (const char *)d->p;
   d->p += len;
@@ -75,6 +80,105 @@ static void getref (struct dec *d, uint64_t n) {
 }
 
 static void decvalue (struct dec *d);
+
+/* The string cache of d->ts for this decoding: d->strs, and its table in
+** the slot d->strslot; made if need be. False when out of memory for the
+** slots (no cache this time); raises when out of memory for the table.
+** A finalizer's decoding that ran meanwhile may have made it already. */
+static bool getstrs (struct dec *d) {
+  lua_State *L = d->L;
+  struct tstate *ts = d->ts;
+  if (!ts->strs) {
+    lua_createtable(L, NSTRS, 0);               /* may run finalizers */
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* the same */
+    if (ts->strs) luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    else {
+      struct strslot *strs = calloc(NSTRS, sizeof *strs);
+      if (!strs) {
+        luaL_unref(L, LUA_REGISTRYINDEX, ref);
+        return false;
+      }
+      ts->strs = strs;
+      ts->strsref = ref;
+    }
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ts->strsref);
+  lua_replace(L, d->strslot);
+  d->strs = ts->strs;
+  return true;
+}
+
+/* The slot of the short string of key 'a', 'b' and length 'n' in the
+** string cache, and in '*h' its hash. */
+static inline unsigned strs_slot (uint64_t a, uint64_t b, size_t n,
+                                  uint64_t *h) {
+  *h = (a ^ (b + n) * 0x9E3779B97F4A7C15u) * 0xD6E8FEB86659FD93u;
+  return (unsigned)(*h >> 32) & (NSTRS - 1);
+}
+
+/* pushstr when the cache does not hold the string (or there is none). */
+static void pushstr_miss (struct dec *d, const char *s, size_t n) {
+  lua_State *L = d->L;
+  if (n > STRS_MAXLEN || !d->ts || (!d->strs && !getstrs(d))) {
+    lua_pushlstring(L, s, n);
+    return;
+  }
+  uint64_t a, b, h;
+  strs_key(s, n, &a, &b);
+  unsigned i = strs_slot(a, b, n, &h);
+  struct strslot *e = &d->strs[i];
+  lua_pushlstring(L, s, n);
+  if (e->seen != (uint32_t)h) {
+    e->seen = (uint32_t)h;
+    return;
+  }
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, d->strslot, (lua_Integer)i + 1);  /* an array slot: no
+                                                       allocation */
+  e->a = a;
+  e->b = b;
+  e->len1 = (uint32_t)n + 1;
+}
+
+/* Push the 'n' bytes at 's' as a string: from the cache when it holds
+** them, else interned, and cached the second time running that they miss
+** their slot (see tformat.h). */
+static inline void pushstr (struct dec *d, const char *s, size_t n) {
+  if (n <= STRS_MAXLEN && d->strs) {
+    uint64_t a, b, h;
+    strs_key(s, n, &a, &b);
+    unsigned i = strs_slot(a, b, n, &h);
+    const struct strslot *e = &d->strs[i];
+    if (e->len1 == n + 1 && e->a == a && e->b == b) {
+      lua_rawgeti(d->L, d->strslot, (lua_Integer)i + 1);
+      return;
+    }
+  }
+  pushstr_miss(d, s, n);
+}
+
+/* Push the value of tag 'tag' if it is a leaf (no table, function,
+** reference, module or object); false if it is not. Inlined in the loop
+** over a table's pairs, where nearly every key and value is one. */
+static inline __attribute__((always_inline))
+bool decleaf (struct dec *d, int tag) {
+  lua_State *L = d->L;
+  switch (tag) {
+    case T_NIL: lua_pushnil(L); return true;
+    case T_FALSE: lua_pushboolean(L, 0); return true;
+    case T_TRUE: lua_pushboolean(L, 1); return true;
+    case T_INT: { int64_t i; getbytes(d, &i, 8); lua_pushinteger(L, (lua_Integer)i); return true; }
+    case T_FLOAT: { double n; getbytes(d, &n, 8); lua_pushnumber(L, (lua_Number)n); return true; }
+    case T_LUD: { void *p; getbytes(d, &p, sizeof p); lua_pushlightuserdata(L, p); return true; }
+    case T_STR: {
+      size_t n;
+      const char *s = getstr(d, &n);
+      pushstr(d, s, n);
+      return true;
+    }
+    default: return false;
+  }
+}
 
 /* Push the receiver's package.loaded[name] (require()d if absent) or its
 ** field. Runs Lua code (require). */
@@ -130,12 +234,23 @@ static void dectable (struct dec *d, bool hasmt) {
   addref(d);
   int t = lua_gettop(L);
   for (uint64_t i = 0; i < n; i++) {
-    decvalue(d);
-    int kt = lua_type(L, -1);
-    if (kt == LUA_TNIL || (kt == LUA_TNUMBER && !lua_isinteger(L, -1) &&
-                           isnan(lua_tonumber(L, -1))))
-      corrupt(d);
-    decvalue(d);
+    int tag = getbyte(d);                         /* the key: never nil */
+    if (tag == T_NIL) corrupt(d);
+    if (tag == T_FLOAT) {                         /* nor NaN */
+      double x;
+      getbytes(d, &x, 8);
+      if (isnan(x)) corrupt(d);
+      lua_pushnumber(L, (lua_Number)x);
+    }
+    else if (!decleaf(d, tag)) {
+      d->p--;
+      decvalue(d);
+      if (lua_isnil(L, -1)) corrupt(d);
+    }
+    if (!decleaf(d, getbyte(d))) {                /* the value */
+      d->p--;
+      decvalue(d);
+    }
     lua_rawset(L, t);
   }
   if (hasmt) {
@@ -197,20 +312,9 @@ static void decfunction (struct dec *d) {
 static void decvalue (struct dec *d) {
   lua_State *L = d->L;
   int tag = getbyte(d);
+  if (decleaf(d, tag)) return;
   switch (tag) {
-    case T_NIL: lua_pushnil(L); return;
-    case T_FALSE: lua_pushboolean(L, 0); return;
-    case T_TRUE: lua_pushboolean(L, 1); return;
     case T_GLOBALS: lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS); return;
-    case T_INT: { int64_t i; getbytes(d, &i, 8); lua_pushinteger(L, (lua_Integer)i); return; }
-    case T_FLOAT: { double n; getbytes(d, &n, 8); lua_pushnumber(L, (lua_Number)n); return; }
-    case T_LUD: { void *p; getbytes(d, &p, sizeof p); lua_pushlightuserdata(L, p); return; }
-    case T_STR: {
-      size_t n;
-      const char *s = getstr(d, &n);
-      lua_pushlstring(L, s, n);
-      return;
-    }
     case T_OBJ: {
       uint64_t i = getvarint(d);
       if (i >= d->b->nobj) corrupt(d);
@@ -237,9 +341,18 @@ static void decvalue (struct dec *d) {
   }
 }
 
-void tdecode_push (lua_State *L, const struct tbuf *b) {
-  struct dec d = { .L = L, .p = b->data, .end = b->data + b->len, .b = b };
-  luaL_checkstack(L, 1 + LEVELSLOTS, NULL);     /* refs, a leaf */
+void tdecode_push (lua_State *L, const struct tbuf *b, struct tstate *ts) {
+  struct dec d = { .L = L, .p = b->data, .end = b->data + b->len, .b = b,
+                   .ts = ts };
+  luaL_checkstack(L, 2 + LEVELSLOTS, NULL);     /* strs, refs, a leaf */
+  if (ts) {                                     /* the string cache's slot */
+    if (ts->strs) {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, ts->strsref);
+      d.strs = ts->strs;
+    }
+    else lua_pushnil(L);                        /* until getstrs */
+    d.strslot = lua_gettop(L);
+  }
   if (b->flags & TBUF_REFS) {
     lua_createtable(L, 8, 0);
     d.refs = lua_gettop(L);
@@ -247,4 +360,5 @@ void tdecode_push (lua_State *L, const struct tbuf *b) {
   decvalue(&d);
   if (d.p != d.end) corrupt(&d);
   if (d.refs) lua_remove(L, d.refs);
+  if (ts) lua_replace(L, d.strslot);
 }

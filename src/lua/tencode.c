@@ -18,8 +18,9 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-/* Encoder outcomes. Only the top level turns them into Lua errors. */
-enum { E_OK = 0, E_REFUSED, E_RETRY, E_NOMEM };
+/* Encoder outcomes. Only the top level turns them into Lua errors.
+** E_NOTLEAF stays inside: encleaf's "not mine". */
+enum { E_OK = 0, E_REFUSED, E_RETRY, E_NOMEM, E_NOTLEAF };
 
 /* A step of the path to the value being encoded, for refusal messages. */
 enum { SEG_KEY, SEG_INKEY, SEG_META, SEG_UPVAL };
@@ -58,15 +59,18 @@ static struct scratch *newscratch (lua_State *L) {
   return s;
 }
 
-/* One call of transfer_pack, on its C stack. 'index' .. 'globals' are
-** pushed by encode for each attempt: the module index and its entries
-** (modindex_push), package.loaded and the globals. */
+/* One call of transfer_pack, on its C stack. */
 struct enc {
   lua_State *L;
   struct scratch *s;
+  struct tstate *ts;
   int errslot;            /* where a refusal message goes */
-  int index, entries, loaded, globals;  /* stack slots */
   bool fresh;             /* the index was rebuilt for this encoding */
+  /* the root table or function, numbered 1 but not yet in the memo (or
+  ** NULL): nothing can refer back to it before a value that is no leaf
+  ** is encoded below it, and encvalue adds it first then; a value of
+  ** leaves alone never fills the memo */
+  const void *rootp;
   /* the value packed, when it is a Lua function: its chunk from the dump
   ** cache (or NULL), and where encfunction put the chunk it dumped */
   int rootidx;
@@ -173,14 +177,18 @@ static int refuse (struct enc *en, int idx, const char *root, const char *why) {
   return E_REFUSED;
 }
 
-/* The module reference of the value at 'idx', written as T_MOD; E_RETRY
-** when the index is stale (an entry no longer matches package.loaded, or a
-** value that must be a module field is not found and the index was not
-** rebuilt for this encoding); 'found' false if it is not a module value. */
-static int encmodule (struct enc *en, int idx, bool must, bool *found) {
+/* The module reference of the value at 'idx' (whose lua_topointer is
+** 'p'), written as T_MOD; E_RETRY when the index is stale (an entry no
+** longer matches package.loaded, or a value that must be a module field is
+** not found and the index was not rebuilt for this encoding); 'found'
+** false if it is not a module value. */
+static int encmodule (struct enc *en, int idx, const void *p, bool must,
+                      bool *found) {
   struct modref ref;
   *found = false;
-  switch (modindex_find(en->L, idx, en->index, en->entries, en->loaded, &ref)) {
+  int r = modindex_maybe(en->ts, p) ? modindex_find(en->L, idx, &ref)
+                                    : MODINDEX_MISS;
+  switch (r) {
     case MODINDEX_MISS: return (must && !en->fresh) ? E_RETRY : E_OK;
     case MODINDEX_STALE: return en->fresh ? E_OK : E_RETRY;  /* rebuild, or */
     default: break;                                 /* a miss if fresh */
@@ -195,6 +203,48 @@ static int encmodule (struct enc *en, int idx, bool must, bool *found) {
 }
 
 static int encvalue (struct enc *en, int idx, const char *root);
+
+/* An integer, as T_INT and 8 bytes. */
+static inline int encint (struct tbuild *b, lua_Integer v) {
+  if (!tbuild_reserve(b, 9)) return E_NOMEM;
+  int64_t i = (int64_t)v;
+  tbuild_byte(b, T_INT);
+  memcpy(b->data + b->len, &i, 8);
+  b->len += 8;
+  return E_OK;
+}
+
+/* Write the value at 'idx', of type 'tt', if it is a leaf: nil, a
+** boolean, a number, a string or a light userdata (what needs neither a
+** path nor the memo). E_NOTLEAF for any other type. Inlined in the loop
+** over a table's pairs, where nearly every key and value is one. */
+static inline __attribute__((always_inline))
+int encleaf (struct tbuild *b, lua_State *L, int idx, int tt) {
+  switch (tt) {
+    case LUA_TNIL: return tbuild_tag(b, T_NIL) ? E_OK : E_NOMEM;
+    case LUA_TBOOLEAN:
+      return tbuild_tag(b, lua_toboolean(L, idx) ? T_TRUE : T_FALSE) ? E_OK : E_NOMEM;
+    case LUA_TNUMBER: {
+      if (lua_isinteger(L, idx)) return encint(b, lua_tointeger(L, idx));
+      if (!tbuild_reserve(b, 9)) return E_NOMEM;
+      double d = (double)lua_tonumber(L, idx);
+      tbuild_byte(b, T_FLOAT);
+      memcpy(b->data + b->len, &d, 8);
+      b->len += 8;
+      return E_OK;
+    }
+    case LUA_TSTRING: {
+      size_t n;
+      const char *p = lua_tolstring(L, idx, &n);
+      return tbuild_tag(b, T_STR) && tbuild_str(b, p, n) ? E_OK : E_NOMEM;
+    }
+    case LUA_TLIGHTUSERDATA: {
+      void *p = lua_touserdata(L, idx);
+      return tbuild_tag(b, T_LUD) && tbuild_put(b, &p, sizeof p) ? E_OK : E_NOMEM;
+    }
+    default: return E_NOTLEAF;
+  }
+}
 
 /* Record one step of the path to the value being encoded (for refusal
 ** messages). Out of memory, the step is counted but not stored, and the
@@ -228,20 +278,26 @@ static int enctable (struct enc *en, int t, const char *root) {
   uint64_t narr = 0, total = 0;
   int r = E_OK;
   lua_pushnil(L);
+  int k = lua_gettop(L);              /* the key's slot; the value's: k + 1 */
   while (lua_next(L, t)) {
-    int k = lua_gettop(L) - 1;
-    if (lua_isinteger(L, k)) {
+    int kt = lua_type(L, k);
+    if (kt == LUA_TNUMBER && lua_isinteger(L, k)) {
       lua_Integer ki = lua_tointeger(L, k);
       if (ki >= 1 && (uint64_t)ki <= total + 1) narr++;
+      r = encint(b, ki);
+    }
+    else if ((r = encleaf(b, L, k, kt)) == E_NOTLEAF) {
+      pushpath(s, SEG_INKEY, 0, NULL);
+      r = encvalue(en, k, root);
+      s->npath--;
     }
     total++;
-    pushpath(s, SEG_INKEY, 0, NULL);
-    r = encvalue(en, k, root);
-    s->npath--;
     if (r != E_OK) { lua_pop(L, 2); return r; }
-    pushpath(s, SEG_KEY, k, NULL);
-    r = encvalue(en, k + 1, root);
-    s->npath--;
+    if ((r = encleaf(b, L, k + 1, lua_type(L, k + 1))) == E_NOTLEAF) {
+      pushpath(s, SEG_KEY, k, NULL);
+      r = encvalue(en, k + 1, root);
+      s->npath--;
+    }
     lua_pop(L, 1);
     if (r != E_OK) { lua_pop(L, 1); return r; }
   }
@@ -320,40 +376,18 @@ static int encvalue (struct enc *en, int idx, const char *root) {
   lua_State *L = en->L;
   struct scratch *s = en->s;
   struct tbuild *b = &s->b;
-  switch (lua_type(L, idx)) {
-    case LUA_TNIL: return tbuild_tag(b, T_NIL) ? E_OK : E_NOMEM;
-    case LUA_TBOOLEAN:
-      return tbuild_tag(b, lua_toboolean(L, idx) ? T_TRUE : T_FALSE) ? E_OK : E_NOMEM;
-    case LUA_TNUMBER: {
-      if (!tbuild_reserve(b, 9)) return E_NOMEM;
-      if (lua_isinteger(L, idx)) {
-        int64_t i = (int64_t)lua_tointeger(L, idx);
-        tbuild_byte(b, T_INT);
-        memcpy(b->data + b->len, &i, 8);
-      } else {
-        double d = (double)lua_tonumber(L, idx);
-        tbuild_byte(b, T_FLOAT);
-        memcpy(b->data + b->len, &d, 8);
-      }
-      b->len += 8;
-      return E_OK;
-    }
-    case LUA_TSTRING: {
-      size_t n;
-      const char *p = lua_tolstring(L, idx, &n);
-      return tbuild_tag(b, T_STR) && tbuild_str(b, p, n) ? E_OK : E_NOMEM;
-    }
-    case LUA_TLIGHTUSERDATA: {
-      void *p = lua_touserdata(L, idx);
-      return tbuild_tag(b, T_LUD) && tbuild_put(b, &p, sizeof p) ? E_OK : E_NOMEM;
-    }
-    case LUA_TTHREAD: return refuse(en, idx, root, NULL);
-    default: break;
+  int t = lua_type(L, idx);
+  int r = encleaf(b, L, idx, t);
+  if (r != E_NOTLEAF) return r;
+  if (t == LUA_TTHREAD) return refuse(en, idx, root, NULL);
+  if (en->rootp) {
+    if (!tbuild_memo_add(b, en->rootp, 1)) return E_NOMEM;
+    en->rootp = NULL;
   }
   /* tables, functions, userdata: by reference, by name, or by value */
-  if (lua_rawequal(L, idx, en->globals))
+  const void *p = lua_topointer(L, idx);
+  if (p == en->ts->globals)                       /* by identity */
     return tbuild_tag(b, T_GLOBALS) ? E_OK : E_NOMEM;
-  int t = lua_type(L, idx);
   if (t == LUA_TUSERDATA) {
     struct obj *o = lbox_to(L, idx);
     if (o)
@@ -366,15 +400,14 @@ static int encvalue (struct enc *en, int idx, const char *root) {
              tbuild_varint(b, b->nobj - 1) && tbuild_varint(b, ft)
              ? E_OK : E_NOMEM;
   }
-  const void *p = lua_topointer(L, idx);
   struct tbuild_memo *m = tbuild_memo_get(b, p);
   if (m) {
     b->flags |= TBUF_REFS;
     return tbuild_tag(b, T_REF) && tbuild_varint(b, m->val) ? E_OK : E_NOMEM;
   }
   bool found;
-  bool must = t == LUA_TUSERDATA || lua_iscfunction(L, idx);
-  int r = encmodule(en, idx, must, &found);
+  bool must = t == LUA_TUSERDATA || (t == LUA_TFUNCTION && lua_iscfunction(L, idx));
+  r = encmodule(en, idx, p, must, &found);
   if (r != E_OK || found) return r;
   if (must) return refuse(en, idx, root, NULL);
   if (s->depth >= MAXDEPTH)
@@ -386,7 +419,8 @@ static int encvalue (struct enc *en, int idx, const char *root) {
   ** double a small stack, which a blocked task then keeps) */
   if (!lua_checkstack(L, LEVELSLOTS)) return E_NOMEM;
   uint32_t ref = ++b->nrefs;
-  if (!tbuild_memo_add(b, p, ref)) return E_NOMEM;
+  if (ref == 1) en->rootp = p;          /* see struct enc */
+  else if (!tbuild_memo_add(b, p, ref)) return E_NOMEM;
   s->depth++;
   r = (t == LUA_TTABLE) ? enctable(en, idx, root) : encfunction(en, idx, root, ref);
   s->depth--;
@@ -399,26 +433,20 @@ static int encvalue (struct enc *en, int idx, const char *root) {
 ** No Lua code runs and no Lua object is allocated until the outcome is
 ** known (finalizers cannot run, so every pointer taken stays valid).
 */
-static int encode (struct enc *en, struct tstate *ts, int tsi, int idx,
-                   const char *root, struct tbuf **out) {
-  lua_State *L = en->L;
+static int encode (struct enc *en, int idx, const char *root,
+                   struct tbuf **out) {
   struct scratch *s = en->s;
   for (int attempt = 0;; attempt++) {
-    int top = lua_gettop(L);
     /* may raise: 's' is not busy yet */
-    if (modindex_push(L, tsi, ts, attempt > 0)) en->fresh = true;
-    lua_getiuservalue(L, tsi, 3);
-    lua_getiuservalue(L, tsi, 4);
-    en->index = top + 1; en->entries = top + 2;
-    en->loaded = top + 3; en->globals = top + 4;
+    if (modindex_prepare(en->L, en->ts, attempt > 0)) en->fresh = true;
     s->busy = true;
     tbuild_reset(&s->b);
     s->depth = 0;
     s->npath = 0;
     en->rootn = 0;
-    int r = encvalue(en, idx, root);
+    en->rootp = NULL;
+    int r = encvalue(en, idx, root);  /* leaves the stack as it found it */
     s->busy = false;
-    lua_settop(L, top);
     if (r == E_OK) {
       *out = tbuf_new(s->b.data, s->b.len, s->b.objs, s->b.nobj, s->b.flags);
       return *out ? E_OK : E_NOMEM;
@@ -476,10 +504,53 @@ static void remember (lua_State *L, struct tstate *ts, int tsi,
   s->busy = busy;
 }
 
+/* transfer_pack for a value that needs a buffer (of type function when
+** 'func'). Out of line, so that the scalars' short path in transfer_pack
+** does not pay for its registers. */
+static __attribute__((noinline))
+int packbuf (lua_State *L, int idx, bool func, struct tvalue *tv,
+             const char *root) {
+  luaL_checkstack(L, 8 + LEVELSLOTS, NULL);
+  lua_pushnil(L);                       /* the error slot */
+  int errslot = lua_gettop(L);
+  struct tstate *ts = transfer_state(L);  /* may raise: nothing held */
+  struct scratch *s = &ts->sc;
+  if (s->busy) s = newscratch(L);       /* a finalizer sending mid-encoding */
+  struct enc en = { .L = L, .s = s, .ts = ts, .errslot = errslot };
+  /* A function packed as a whole value (gochan.go's): its chunk may be
+  ** in the dump cache (the ts slot anchors the cache, the slot above the
+  ** chunk) */
+  int tsi = 0;
+  bool lfunc = func && !lua_iscfunction(L, idx);
+  if (lfunc) {
+    en.rootidx = idx;
+    transfer_pushstate(L);
+    tsi = lua_gettop(L);
+    if (lua_getiuservalue(L, tsi, 5) == LUA_TTABLE) {
+      lua_pushvalue(L, idx);
+      if (lua_rawget(L, -2) == LUA_TSTRING)
+        en.rootchunk = lua_tolstring(L, -1, &en.rootlen);
+    }
+  }
+  struct tbuf *b = NULL;
+  int r = encode(&en, idx, root, &b);
+  if (r == E_OK) {
+    if (lfunc && !en.rootchunk && en.rootn > 0) remember(L, ts, tsi, s, idx, &en);
+    lua_settop(L, errslot - 1);
+    tv->tt = TV_BUF;
+    tv->u.buf = b;
+    return 1;
+  }
+  lua_settop(L, errslot);
+  if (r == E_REFUSED) return 0;         /* the message is on top */
+  return luaL_error(L, "not enough memory");
+}
+
 int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
   idx = lua_absindex(L, idx);
   tvalue_setnil(tv);
-  switch (lua_type(L, idx)) {
+  int t = lua_type(L, idx);
+  switch (t) {
     case LUA_TNONE: case LUA_TNIL:
       return 1;
     case LUA_TBOOLEAN:
@@ -511,36 +582,5 @@ int transfer_pack (lua_State *L, int idx, struct tvalue *tv, const char *root) {
     }
     default: break;
   }
-  luaL_checkstack(L, 8 + LEVELSLOTS, NULL);
-  lua_pushnil(L);                       /* the error slot */
-  int errslot = lua_gettop(L);
-  struct tstate *ts = transfer_pushstate(L);  /* may raise: nothing held */
-  struct scratch *s = &ts->sc;
-  if (s->busy) s = newscratch(L);       /* a finalizer sending mid-encoding */
-  /* A function packed as a whole value (gochan.go's): its chunk may be
-  ** in the dump cache (the ts slot anchors the cache, the slot above the
-  ** chunk) */
-  int tsi = errslot + 1;
-  struct enc en = { .L = L, .s = s, .errslot = errslot };
-  bool lfunc = lua_type(L, idx) == LUA_TFUNCTION && !lua_iscfunction(L, idx);
-  if (lfunc) {
-    en.rootidx = idx;
-    if (lua_getiuservalue(L, tsi, 5) == LUA_TTABLE) {
-      lua_pushvalue(L, idx);
-      if (lua_rawget(L, -2) == LUA_TSTRING)
-        en.rootchunk = lua_tolstring(L, -1, &en.rootlen);
-    }
-  }
-  struct tbuf *b = NULL;
-  int r = encode(&en, ts, tsi, idx, root, &b);
-  if (r == E_OK) {
-    if (lfunc && !en.rootchunk && en.rootn > 0) remember(L, ts, tsi, s, idx, &en);
-    lua_settop(L, errslot - 1);
-    tv->tt = TV_BUF;
-    tv->u.buf = b;
-    return 1;
-  }
-  lua_settop(L, errslot);
-  if (r == E_REFUSED) return 0;         /* the message is on top */
-  return luaL_error(L, "not enough memory");
+  return packbuf(L, idx, t == LUA_TFUNCTION, tv, root);
 }

@@ -11,6 +11,7 @@
 #include <lauxlib.h>
 #include "lbox.h"
 #include "modindex.h"
+#include "taskstate.h"
 #include "tformat.h"
 #include "transfer.h"
 
@@ -31,6 +32,14 @@ struct tstate *transfer_pushstate (lua_State *L) {
   return ts;
 }
 
+struct tstate *transfer_state (lua_State *L) {
+  struct ltask *lt = taskstate_task(L);
+  if (lt && lt->tstate) return lt->tstate;
+  struct tstate *ts = transfer_pushstate(L);
+  lua_pop(L, 1);                           /* the registry anchors it */
+  return ts;
+}
+
 /* Pop and free the buffer decoded last (its decoding ended or raised). */
 static int tstate__close (lua_State *L) {
   struct tstate *ts = (struct tstate *)lua_touserdata(L, 1);
@@ -40,10 +49,16 @@ static int tstate__close (lua_State *L) {
 
 static int tstate__gc (lua_State *L) {
   struct tstate *ts = (struct tstate *)lua_touserdata(L, 1);
+  struct ltask *lt = taskstate_task(L);
+  if (lt && lt->tstate == ts) lt->tstate = NULL;
   while (ts->npending > 0) tbuf_free(ts->pending[--ts->npending]);
   free(ts->pending);
   ts->pending = NULL;
   ts->pendcap = 0;
+  free(ts->modbits);
+  ts->modbits = NULL;
+  free(ts->strs);
+  ts->strs = NULL;
   scratch_free(&ts->sc);
   return 0;
 }
@@ -79,8 +94,7 @@ void transfer_push (lua_State *L, struct tvalue *tv) {
     case TV_LUD: lua_pushlightuserdata(L, tv->u.p); break;
     case TV_OBJ: lbox_push(L, tv->u.o); break;  /* on a raise 'tv' keeps it */
     case TV_BUF: {
-      struct tstate *ts = transfer_pushstate(L);
-      lua_pop(L, 1);                       /* the registry anchors it */
+      struct tstate *ts = transfer_state(L);
       if (ts->npending == ts->pendcap) {
         size_t ncap = ts->pendcap ? 2 * ts->pendcap : 4;
         struct tbuf **np = realloc(ts->pending, ncap * sizeof *np);
@@ -98,14 +112,14 @@ void transfer_push (lua_State *L, struct tvalue *tv) {
         lua_rawgetp(L, LUA_REGISTRYINDEX, &TSTATE);
         int closer = lua_gettop(L);
         lua_toclose(L, closer);
-        tdecode_push(L, b);                      /* closer v */
+        tdecode_push(L, b, ts);                  /* closer v */
         lua_closeslot(L, closer);          /* tstate__close frees 'b' */
         lua_replace(L, closer);            /* v */
         return;
       }
       /* no Lua code runs: only a memory error (or corrupt bytes) can
       ** raise, and then 'b' stays pending until the state closes */
-      tdecode_push(L, b);
+      tdecode_push(L, b, ts);
       unpend(ts, b);
       return;
     }
@@ -121,7 +135,7 @@ void transfer_push (lua_State *L, struct tvalue *tv) {
 ** join results. Needs no per-state data. */
 void transfer_pushcopy (lua_State *L, const struct tvalue *tv) {
   switch (tv->tt) {
-    case TV_BUF: tdecode_push(L, tv->u.buf); return;
+    case TV_BUF: tdecode_push(L, tv->u.buf, NULL); return;
     case TV_LSTR: lua_pushlstring(L, tv->u.ls.s, tv->u.ls.len); return;
     case TV_OBJ: lbox_push(L, tv->u.o); return;   /* borrowed */
     default: {
@@ -146,9 +160,13 @@ void transfer_open (lua_State *L) {
   ts->dirty = true;
   ts->hooked = false;
   ts->sig = 0;
+  ts->modbits = NULL;
+  ts->globals = NULL;
   ts->pending = NULL;
   ts->npending = ts->pendcap = 0;
   memset(ts->recent, 0, sizeof ts->recent);
+  ts->strs = NULL;
+  ts->strsref = LUA_NOREF;
   scratch_init(&ts->sc);
   lua_createtable(L, 0, 3);
   lua_pushcfunction(L, tstate__gc);
@@ -161,9 +179,12 @@ void transfer_open (lua_State *L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   lua_setiuservalue(L, -2, 3);
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  ts->globals = lua_topointer(L, -1);    /* user value 4 anchors it */
   lua_setiuservalue(L, -2, 4);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &TSTATE);      /* ts */
+  struct ltask *lt = taskstate_task(L);
+  if (lt) lt->tstate = ts;                 /* a task finds it from there */
   modindex_open(L, ts);    /* package.loaded tells when it gains a module */
   lua_pop(L, 1);
 }
