@@ -24,6 +24,9 @@ bool taskstate_start (struct ltask *lt);
 
 /* Is 'L' a task's state (one made by taskstate_start)? */
 bool taskstate_is (lua_State *L);
+/* The ltask of task state 'L'; NULL once its task has let it go (the
+** state is being closed). Only for the thread running 'L'. */
+struct ltask *taskstate_ltask (lua_State *L);
 
 /* print for tasks and gochan.print: the whole line in one write. */
 int lgochan_print (lua_State *L);
