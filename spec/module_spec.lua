@@ -2,6 +2,7 @@
 -- gochan objects, and objects collected without a crash.
 
 local gochan = require "gochan"
+local helper = require "spec.helper"
 
 local function reload ()
   package.loaded["gochan"] = nil
@@ -222,5 +223,56 @@ describe("collection of gochan objects", function()
     assert.equal(1, c:cap())
     c = nil                                   -- luacheck: ignore 311
     assert_freed(before)
+  end)
+end)
+
+describe("method tables", function()
+  -- The names pairs() gives for a value's __index table, sorted.
+  local function methodnames(v)
+    local names = {}
+    for k in pairs(getmetatable(v).__index) do names[#names + 1] = k end
+    table.sort(names)
+    return table.concat(names, " ")
+  end
+
+  local CHAN = "cap close dropped len range recv send try_recv try_send"
+
+  for _, where in ipairs(helper.PLACES) do
+    it("list every method through pairs, in the " .. where, function()
+      local r = helper.within(where, function(names)
+        local g = require "gochan"
+        local c = g.chan(1)
+        c:send(1)                     -- one method used before the listing
+        return names(c), names(g.atomic(0)), names(g.waitgroup())
+      end, methodnames)
+      assert.same({ n = 3, CHAN, "add cas get set", "add done go wait" }, r)
+    end)
+
+    it("find each method on its first use, in the " .. where, function()
+      local r = helper.within(where, function()
+        local g = require "gochan"
+        local c = g.chan(2)
+        local ok = c:try_send("x") and c:send("y", 1)
+        return ok, c:len(), c:cap(), #c, c:try_recv(), c:recv(1)
+      end)
+      assert.same({ n = 7, true, 2, 2, 2, "x", "y", true }, r)
+    end)
+
+    it("give nil for a name that is no method, in the " .. where, function()
+      local r = helper.within(where, function()
+        local c = require("gochan").chan()
+        return c.nosuch, c[1], c["send\0x"], c.nosuch, rawget(getmetatable(c).__index, "nosuch")
+      end)
+      assert.same({ n = 5 }, r)
+    end)
+  end
+
+  it("are made again by a reload, and keep working", function()
+    local c = gochan.chan(1)
+    assert.is_true(c:try_send(1))
+    local g2 = reload()
+    assert.is_true(g2.chan(1):try_send(2))
+    assert.same({ 1, true }, { c:recv(1) })
+    assert.equal(CHAN, methodnames(c))
   end)
 end)

@@ -10,26 +10,24 @@
 #include <sys/mman.h>
 
 /*
-** Size classes: 16..256 bytes in steps of 8 (classes 0..30), 320..1024 in
-** steps of 64 (31..42), 1152..2048 in steps of 128 (43..50). Larger
-** blocks come from malloc. Every class size is a multiple of 8, and
+** Size classes: 16..2048 bytes in steps of 8 (classes 0..254). Larger
+** blocks come from malloc. Fine steps cost a few more free lists and
+** waste at most 7 bytes a block: a state's largest blocks (its global
+** state, its stack, its string table, hash parts) are not powers of two,
+** and every task keeps them. Every class size is a multiple of 8, and
 ** regions are page-aligned, so every block is 8-aligned (Lua's
 ** LUAI_MAXALIGN needs 8).
 */
-#define NCLS 51
+#define NCLS 255
 #define MAXSMALL 2048
 #define REGION ((size_t)2 << 20)   /* carved per thread, 2 MB at a time */
 
 static inline int cls_of (size_t n) {
-  if (n <= 256) return n <= 16 ? 0 : (int)((n + 7) >> 3) - 2;
-  if (n <= 1024) return 31 + (int)((n - 257) >> 6);
-  return 43 + (int)((n - 1025) >> 7);              /* n <= MAXSMALL */
+  return n <= 16 ? 0 : (int)((n + 7) >> 3) - 2;   /* n <= MAXSMALL */
 }
 
 static inline size_t cls_size (int c) {
-  if (c <= 30) return (size_t)(c + 2) * 8;
-  if (c <= 42) return 320 + (size_t)(c - 31) * 64;
-  return 1152 + (size_t)(c - 43) * 128;
+  return (size_t)(c + 2) * 8;
 }
 
 /* Blocks per batch moved between a thread and the depot: about 8 KB,
@@ -165,8 +163,10 @@ static inline void *pop_small (struct tcache *t, int c) {
   return b;
 }
 
-/* The newest 'lim' blocks of a list grown past 2 * lim to the depot. */
-static void trim (struct tcache *t, int c) {
+/* The newest 'lim' blocks of a list grown past 2 * lim to the depot.
+** (Out of line, as goalloc_slow: goalloc's fast paths then need no saved
+** registers.) */
+__attribute__((noinline)) static void trim (struct tcache *t, int c) {
   unsigned lim = batch_of(c);
   struct blk *first = t->head[c], *last = first;
   for (unsigned i = 1; i < lim; i++) last = last->next;
@@ -242,7 +242,8 @@ __attribute__((constructor)) static void read_env (void) {
 }
 
 /* Everything but the two fast paths of goalloc. */
-static void *goalloc_slow (void *ptr, size_t osize, size_t nsize) {
+__attribute__((noinline)) static void *goalloc_slow (void *ptr, size_t osize,
+                                                     size_t nsize) {
   if (use_malloc) {
     if (nsize == 0) { free(ptr); return NULL; }
     return realloc(ptr, nsize);

@@ -24,11 +24,27 @@
 #define GOCHAN_ALLOC_H
 
 #include <stddef.h>
+#include <string.h>
 
 /* A lua_Alloc: frees when 'nsize' is 0, else allocates (ptr NULL) or
 ** resizes 'ptr' of 'osize' bytes; NULL when out of memory (then 'ptr' is
 ** untouched). 'ud' is unused. Thread-safe; a block may be freed on any
 ** thread. */
 void *goalloc (void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* The fixed-size C structs made for every task (its struct task and
+** binding half, a channel) come from here too: no malloc header, and no
+** arena lock shared by the go caller and the workers that free them.
+** gocalloc: 'n' zeroed bytes, or NULL; gofree: a block of gocalloc's
+** (NULL: nothing), freed with its size, on any thread. */
+static inline void *gocalloc (size_t n) {
+  void *p = goalloc(NULL, NULL, 0, n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
+static inline void gofree (void *p, size_t n) {
+  if (p) goalloc(NULL, p, n, 0);
+}
 
 #endif

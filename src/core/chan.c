@@ -5,6 +5,7 @@
 */
 #include <pthread.h>
 #include <stdlib.h>
+#include "alloc.h"
 #include "chan_impl.h"
 #include "select.h"
 #include "timer.h"
@@ -19,16 +20,16 @@ static void chan_destroy (struct obj *o) {
   for (size_t i = 0; i < c->len; i++)
     tvalue_clear(&c->buf[(c->head + i) % c->cap]);
   free(c->buf);
-  free(c);
+  gofree(c, sizeof *c);
 }
 
 struct chan *chan_new (size_t cap) {
   if (cap > CHAN_MAX_CAP) return NULL;
-  struct chan *c = malloc(sizeof *c);
+  struct chan *c = gocalloc(sizeof *c);
   if (!c) return NULL;
   c->buf = NULL;
   if (cap > 0 && !(c->buf = malloc(cap * sizeof *c->buf))) {
-    free(c);
+    gofree(c, sizeof *c);
     return NULL;
   }
   obj_init(&c->hdr, OBJ_CHAN, chan_destroy, sizeof *c + cap * sizeof *c->buf);

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include "alloc.h"
 #include "context.h"
 #include "hostref.h"
 #include "named.h"
@@ -208,11 +209,11 @@ static void task_destroy (struct obj *o) {
   if (t->ctx) ctx_release(t->ctx);
   for (int i = 0; i < t->nres; i++) tvalue_clear(&t->res[i]);
   free(t->res);
-  free(t);
+  gofree(t, sizeof *t);
 }
 
 struct task *task_new (void *ud) {
-  struct task *t = calloc(1, sizeof *t);
+  struct task *t = gocalloc(sizeof *t);
   if (!t) return NULL;
   obj_init(&t->hdr, OBJ_TASK, task_destroy, sizeof *t);
   t->id = atomic_fetch_add(&next_id, 1);

@@ -75,8 +75,8 @@ struct task {
   ** 'busyticks'/'busywarned': that worker's only (the busy warning). */
   char *name;
   _Atomic uint64_t runticks;
-  atomic_uint switches;
   uint64_t busyticks;
+  atomic_uint switches;
   bool busywarned;
   /* The memory the task's Lua state holds (the binding's allocator keeps
   ** it): written by the thread that allocates in the state (one at a

@@ -13,13 +13,15 @@
 #include "context.h"
 #include "frozen.h"
 #include "scheduler.h"
+#include "taskstate.h"
 #include "timer.h"
 #include "transfer.h"
 
 /* Registry keys (their addresses). Stable while core.so is loaded, which
 ** is at least as long as any state that required it. */
 static const char CACHEKEY = 'c';     /* weak-valued {lightud(obj) = box} */
-static const char STATSKEY = 'p';     /* struct cachestats of the cache */
+static const char STATSKEY = 'p';     /* struct boxstats of the cache */
+static const char METHODSKEY = 'f';   /* metatable of lazy method tables */
 
 /* Given by module.c (lbox_init); set before any box is made, and only
 ** ever to the same static values, so any thread may read them. */
@@ -40,7 +42,9 @@ static const struct ltype *gettypes (void) {
 
 /*
 ** The box cache of a state: registry[&CACHEKEY] is the weak-valued table
-** {lightud(obj) = box}, registry[&STATSKEY] this struct. A weak table
+** {lightud(obj) = box}; its stats are a struct boxstats (lbox.h): a
+** task's in its ltask (lpark.h: C memory, not its state's), any other
+** state's in a userdata at registry[&STATSKEY]. A weak table
 ** keeps the slots its collected entries leave until a rehash, and Lua
 ** rehashes only on an insert into a full table; so 'live' counts the
 ** boxes entered and not yet finalized, 'high' the most the table held since
@@ -54,17 +58,18 @@ static const struct ltype *gettypes (void) {
 ** often as if the objects lived in the Lua heap. Touched only by the
 ** state's own thread (a state is run by one thread at a time).
 */
-struct cachestats {
-  size_t live, high;
-  size_t pinned;
-};
-
 #define CACHE_MIN_REBUILD 1024   /* a smaller table is never rebuilt */
 #define PIN_REPORT (16 * 1024)   /* bytes pinned before the collector is told */
 
-static struct cachestats *getstats (lua_State *L) {
+/* The state's stats, or NULL: none made yet, or a task's state that its
+** task has let go of (being closed). */
+static struct boxstats *getstats (lua_State *L) {
+  if (taskstate_is(L)) {
+    struct ltask *lt = taskstate_task(L);
+    return lt ? &lt->boxstats : NULL;
+  }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &STATSKEY);
-  struct cachestats *cs = (struct cachestats *)lua_touserdata(L, -1);
+  struct boxstats *cs = (struct boxstats *)lua_touserdata(L, -1);
   lua_pop(L, 1);
   return cs;
 }
@@ -77,7 +82,7 @@ static int lbox__gc (lua_State *L) {
     struct obj *o = *box;
     *box = NULL;
     obj_release(o);
-    struct cachestats *cs = getstats(L);
+    struct boxstats *cs = getstats(L);
     if (cs && cs->live > 0) cs->live--;
   }
   return 0;
@@ -87,8 +92,9 @@ int lbox_newmetatable (lua_State *L, const char *tname) {
   int created = 0;                            /* as luaL_newmetatable, but */
   if (luaL_getmetatable(L, tname) == LUA_TNIL) {
     lua_pop(L, 1);
-    lua_createtable(L, 0, 8);    /* sized for every field a type has: a task
-                                    state keeps no garbage from rehashing */
+    lua_createtable(L, 0, 4);    /* __name __gc __tostring __index, which
+                                    every type has (a type with more grows
+                                    once; the old part is freed at once) */
     lua_pushstring(L, tname);
     lua_setfield(L, -2, "__name");
     lua_pushvalue(L, -1);
@@ -100,16 +106,96 @@ int lbox_newmetatable (lua_State *L, const char *tname) {
   return created;                             /* mt */
 }
 
+/*
+** Method tables fill themselves: a type's __index table starts empty, and
+** its metatable (one per state, at registry[&METHODSKEY], mapping each
+** method table to its luaL_Reg list) adds a method on its first lookup.
+** A task's state so holds only the methods it calls, and none of the
+** method names it never uses. A hit is a plain table read, as before;
+** pairs() fills the table first, so it lists every method.
+*/
+static const luaL_Reg *methodlist (lua_State *L, int m) {
+  const luaL_Reg *r = NULL;
+  if (lua_getmetatable(L, m)) {               /* meta */
+    lua_pushvalue(L, m);
+    lua_rawget(L, -2);                        /* meta list */
+    r = (const luaL_Reg *)lua_touserdata(L, -1);
+    lua_pop(L, 2);
+  }
+  return r;
+}
+
+/* __index(methods, k): k's method, now also in 'methods'; else nil */
+static int methods__index (lua_State *L) {
+  size_t len;
+  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len)
+                                                : NULL;
+  const luaL_Reg *r = k ? methodlist(L, 1) : NULL;
+  for (; r && r->name; r++)
+    if (strlen(r->name) == len && memcmp(r->name, k, len) == 0) {
+      lua_pushcfunction(L, r->func);
+      lua_pushvalue(L, 2);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, 1);                       /* f */
+      return 1;
+    }
+  return 0;
+}
+
+/* the iterator methods__pairs returns: next() */
+static int methods_next (lua_State *L) {
+  lua_settop(L, 2);
+  if (lua_next(L, 1)) return 2;
+  lua_pushnil(L);
+  return 1;
+}
+
+/* __pairs(methods): every method in, then next, methods, nil */
+static int methods__pairs (lua_State *L) {
+  const luaL_Reg *r = methodlist(L, 1);
+  for (; r && r->name; r++) {
+    lua_getfield(L, 1, r->name);              /* a miss fills it in */
+    lua_pop(L, 1);
+  }
+  lua_pushcfunction(L, methods_next);
+  lua_insert(L, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
+void lbox_setmethods (lua_State *L, const luaL_Reg *methods) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &METHODSKEY) != LUA_TTABLE) {
+    lua_pop(L, 1);                            /* mt */
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, methods__index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, methods__pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &METHODSKEY);
+  }                                           /* mt meta */
+  lua_pushliteral(L, "__index");
+  if (lua_rawget(L, -3) == LUA_TTABLE) {      /* a reload: a new table, */
+    lua_pushnil(L);                           /* the old one forgotten */
+    lua_rawset(L, -3);
+  }
+  else lua_pop(L, 1);
+  lua_createtable(L, 0, 0);                   /* mt meta methods */
+  lua_pushvalue(L, -1);
+  lua_pushlightuserdata(L, (void *)methods);
+  lua_rawset(L, -4);
+  lua_pushvalue(L, -2);
+  lua_setmetatable(L, -2);
+  lua_setfield(L, -3, "__index");             /* mt meta */
+  lua_pop(L, 1);                              /* mt */
+}
+
 void lbox_newtype (lua_State *L, const char *tname, lua_CFunction tostr,
                    const luaL_Reg *methods) {
   lbox_newmetatable(L, tname);                /* mt */
   lua_pushcfunction(L, tostr);
   lua_setfield(L, -2, "__tostring");
-  int n = 0;
-  while (methods[n].name) n++;
-  lua_createtable(L, 0, n);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
+  lbox_setmethods(L, methods);
   lua_pop(L, 1);
 }
 
@@ -138,10 +224,10 @@ void lbox_open (lua_State *L) {
 }
 
 /* The cache with its stats, made if missing. */
-static struct cachestats *pushcachestats (lua_State *L) {
-  struct cachestats *cs = getstats(L);
-  if (!cs) {
-    cs = (struct cachestats *)lua_newuserdatauv(L, sizeof *cs, 0);
+static struct boxstats *pushcachestats (lua_State *L) {
+  struct boxstats *cs = getstats(L);
+  if (!cs) {                    /* not a task's state: a userdata */
+    cs = (struct boxstats *)lua_newuserdatauv(L, sizeof *cs, 0);
     cs->live = cs->high = cs->pinned = 0;
     lua_rawsetp(L, LUA_REGISTRYINDEX, &STATSKEY);
   }
@@ -176,7 +262,7 @@ struct box { struct obj *o; uint64_t magic; };
 struct obj **lbox_new (lua_State *L, enum objtype t) {
   const struct ltype *ty = gettypes();
   GOCHAN_ASSERT(t > 0 && t < OBJ_NTYPES && ty && ty[t].mt);
-  struct box *bx = (struct box *)lua_newuserdatauv(L, sizeof *bx, 1);
+  struct box *bx = (struct box *)lua_newuserdatauv(L, sizeof *bx, ty[t].nuv);
   bx->o = NULL;                               /* __gc-safe from here on */
   bx->magic = BOXMAGIC;
   struct obj **box = &bx->o;
@@ -194,7 +280,7 @@ struct obj **lbox_new (lua_State *L, enum objtype t) {
 
 void lbox_adopt (lua_State *L, struct obj **box, struct obj *o) {
   *box = o;                                   /* the box owns 'o' now */
-  struct cachestats *cs = pushcachestats(L);  /* box cache (may raise) */
+  struct boxstats *cs = pushcachestats(L);    /* box cache (may raise) */
   lua_pushvalue(L, -2);
   lua_rawsetp(L, -2, o);                      /* may raise: box owns 'o' */
   lua_pop(L, 1);                              /* box */

@@ -14,11 +14,14 @@
 #include "obj.h"
 #include "value.h"
 
-/* A Lua-visible object type: its metatable's name and the function that
-** builds that metatable (idempotent; leaves the stack as it was). */
+/* A Lua-visible object type: its metatable's name, the function that
+** builds that metatable (idempotent; leaves the stack as it was), and the
+** user values its boxes have (0 or 1: only types that keep a value there
+** pay for the slot). */
 struct ltype {
   const char *mt;
   void (*meta) (lua_State *L);
+  int nuv;
 };
 
 /* What module.c gives the helpers, at every luaopen_gochan_core and
@@ -28,6 +31,12 @@ struct ltype {
 ** core.so; setting them again sets the same values. */
 void lbox_init (const struct ltype *types, int (*deadlock) (lua_State *L));
 
+/* A state's box cache's counts (lbox.c says how they are used). */
+struct boxstats {
+  size_t live, high;
+  size_t pinned;
+};
+
 /*
 ** Boxes: a gochan userdata is a box holding one 'struct obj *' and owning
 ** one reference. In one state, one object has at most one live box (a weak
@@ -35,9 +44,9 @@ void lbox_init (const struct ltype *types, int (*deadlock) (lua_State *L));
 ** state is the same Lua value (rawequal).
 */
 /* Push a new, empty box (*box == NULL) of type 't' with its metatable
-** (built here if this state has none yet) and one user value (ticker:
-** its channel's box; mutex: its cached closer). Nothing is owned yet, so
-** raising is safe. */
+** (built here if this state has none yet) and the type's user values
+** (ticker: its channel's box; mutex: its cached closer). Nothing is owned
+** yet, so raising is safe. */
 struct obj **lbox_new (lua_State *L, enum objtype t);
 /* The box on top takes over one reference to 'o' (a new object's own, or
 ** one just retained) and is entered in the state's cache. May raise
@@ -58,8 +67,12 @@ const char *lbox_typename (lua_State *L, int idx);
 ** marks it as a gochan box type with the shared __gc that drops the
 ** box's reference. Safe to run twice. For the types' 'meta' builders. */
 int lbox_newmetatable (lua_State *L, const char *tname);
+/* Set the metatable on top's __index to a table of 'methods' (static)
+** that fills itself: a method is put in on its first lookup, all of them
+** by pairs(). Safe to run twice (the second time sets a new table). */
+void lbox_setmethods (lua_State *L, const luaL_Reg *methods);
 /* Make metatable 'tname' (as lbox_newmetatable) with __tostring 'tostr'
-** and 'methods' as its __index table; pushes nothing. */
+** and 'methods' as its __index (lbox_setmethods); pushes nothing. */
 void lbox_newtype (lua_State *L, const char *tname, lua_CFunction tostr,
                    const luaL_Reg *methods);
 /*

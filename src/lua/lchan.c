@@ -342,8 +342,7 @@ static const luaL_Reg chan_meta[] = {
 void lchan_meta (lua_State *L) {
   lbox_newmetatable(L, GOCHAN_CHAN_MT);       /* mt */
   luaL_setfuncs(L, chan_meta, 0);
-  luaL_newlib(L, chan_methods);
-  lua_setfield(L, -2, "__index");
+  lbox_setmethods(L, chan_methods);
   lua_pop(L, 1);
 }
 

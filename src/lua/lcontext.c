@@ -248,8 +248,7 @@ static const luaL_Reg ctx_meta[] = {
 void lcontext_meta (lua_State *L) {
   lbox_newmetatable(L, GOCHAN_CONTEXT_MT);    /* mt */
   luaL_setfuncs(L, ctx_meta, 0);
-  luaL_newlib(L, ctx_methods);
-  lua_setfield(L, -2, "__index");
+  lbox_setmethods(L, ctx_methods);
   lua_pop(L, 1);
 }
 

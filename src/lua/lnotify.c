@@ -120,8 +120,7 @@ void lnotify_meta (lua_State *L) {
   lua_setfield(L, -2, "__tostring");
   lua_pushcfunction(L, lnt__close);
   lua_setfield(L, -2, "__close");
-  luaL_newlib(L, nt_methods);
-  lua_setfield(L, -2, "__index");
+  lbox_setmethods(L, nt_methods);
   lua_pop(L, 1);
 }
 

@@ -19,18 +19,41 @@ struct ltask *lpark_current (lua_State *L) {
   return (L == lt->co && lua_isyieldable(L)) ? lt : NULL;
 }
 
-struct selcase *lpark_cases (lua_State *L, struct ltask *lt, int n) {
-  if (n > lt->ncap) {
-    int ncap = n <= 1 ? 1 : (n < 4 ? 4 : n);   /* most calls have one case */
-    struct selcase *cs = realloc(lt->cs, (size_t)ncap * sizeof *cs);
-    if (cs) lt->cs = cs;
-    struct waiter *ws = cs ? realloc(lt->ws, (size_t)ncap * sizeof *ws) : NULL;
-    if (ws) lt->ws = ws;
-    if (!cs || !ws) lg_raise(L, GO_NOMEM);
-    lt->ncap = ncap;
+/* Room for 'n' > lt->ncap cases: lt's own one (most calls have one
+** case), else allocated; the caller sets every field of the cases it
+** uses, so the old contents need not be kept. */
+static void growcases (lua_State *L, struct ltask *lt, int n) {
+  if (n == 1) {                       /* ncap was 0 */
+    lt->cs = lt->cs1;
+    lt->ws = lt->ws1;
+    lt->ncap = 1;
+    return;
   }
+  int ncap = n < 4 ? 4 : n;
+  struct selcase *cs = malloc((size_t)ncap * sizeof *cs);
+  struct waiter *ws = malloc((size_t)ncap * sizeof *ws);
+  if (!cs || !ws) {
+    free(cs);
+    free(ws);
+    lg_raise(L, GO_NOMEM);
+  }
+  lpark_freecases(lt);
+  lt->cs = cs;
+  lt->ws = ws;
+  lt->ncap = ncap;
+}
+
+struct selcase *lpark_cases (lua_State *L, struct ltask *lt, int n) {
+  if (n > lt->ncap) growcases(L, lt, n);
   lt->ncases = n;
   return lt->cs;
+}
+
+void lpark_freecases (struct ltask *lt) {
+  if (lt->cs != lt->cs1) {
+    free(lt->cs);
+    free(lt->ws);
+  }
 }
 
 void lpark_prepare (struct ltask *lt, const char *what) {

@@ -13,6 +13,7 @@
 #define LPARK_H
 
 #include <lua.h>
+#include "lbox.h"
 #include "scheduler.h"
 #include "select.h"
 
@@ -42,30 +43,33 @@ struct ltask {
                               thread, resumed as a coroutine), once made */
   struct tvalue *vals;     /* until then: the function and its arguments */
   int nvals;
-  struct paths *paths;     /* the caller's package paths (shared; or NULL) */
   int nargs;               /* for the first resume */
+  struct paths *paths;     /* the caller's package paths (shared; or NULL) */
+  struct waitgroup *wg;    /* wg:go: done() when the task ends; owned ref */
   bool started;
   bool parking;            /* set by lpark: the slice ends in RUN_PARK */
-  struct waitgroup *wg;    /* wg:go: done() when the task ends; owned ref */
+  bool keep;               /* this park is not ended by a task cancel
+                              (cleared by lpark_prepare, set after it):
+                              cond's relock, which must hold the lock
+                              again on every path */
   /* the one pending blocking call; its objects are borrowed from boxes on
   ** the coroutine's stack, which stay there while it is parked */
   int pend;                /* PEND_* */
   struct obj *pendobj;     /* what a one-case call waits on (lpark_one) */
   lpark_result result;     /* what the continuation returns */
-  struct selcase *cs;      /* 'ncap' cases and waiters, reused */
-  struct waiter *ws;
+  struct selcase *cs;      /* 'ncap' cases and waiters, reused: cs1 and */
+  struct waiter *ws;       /* ws1 (ncap 1), or allocated for more */
   int ncases, ncap;
+  struct selcase cs1[1];
+  struct waiter ws1[1];
   struct context *ctx;     /* the pending call's context, or NULL (set by
                               lpark_prepctx; borrowed from a box on the
                               coroutine's stack) */
   struct waiter cw;        /* its waiter on 'ctx' (context.h) */
-  bool keep;               /* this park is not ended by a task cancel
-                              (cleared by lpark_prepare, set after it):
-                              cond's relock, which must hold the lock
-                              again on every path */
   void *tstate;            /* L's transfer data (set and cleared by
                               transfer.c), or NULL: a shortcut past the
                               registry, valid while the registry holds it */
+  struct boxstats boxstats; /* its state's box cache (lbox.c) */
 };
 
 /* The running task if 'L' may park by yielding here, else NULL. */
@@ -73,6 +77,8 @@ struct ltask *lpark_current (lua_State *L);
 /* Room for 'n' cases and waiters in the task (raises on no memory). The
 ** caller sets every field of the cases it uses. */
 struct selcase *lpark_cases (lua_State *L, struct ltask *lt, int n);
+/* Free the cases and waiters lpark_cases allocated (lt's own: nothing). */
+void lpark_freecases (struct ltask *lt);
 /* Prepare lt->t->op for a blocking call (before *_begin); 'what' is a
 ** static string, shown by gochan.tasks(). */
 void lpark_prepare (struct ltask *lt, const char *what);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
+#include "alloc.h"
 #include "ltypes.h"
 #include "lpark.h"
 #include "context.h"
@@ -71,9 +72,8 @@ static void free_ltask (struct ltask *lt) {
     wg_add(lt->wg, -1);              /* wg:go: done, also when it failed */
     obj_release((struct obj *)lt->wg);
   }
-  free(lt->cs);
-  free(lt->ws);
-  free(lt);
+  lpark_freecases(lt);
+  gofree(lt, sizeof *lt);
 }
 
 /* End 't' without running it again: free its ltask 'lt' (closing its
@@ -356,10 +356,10 @@ int ltask_spawn (lua_State *L, int first, struct waitgroup *wg,
     return luaL_typeerror(L, first, "function");
   gostatus st = ltask_start();
   if (st != GO_OK) return lg_raise(L, st);
-  struct ltask *lt = calloc(1, sizeof *lt);
+  struct ltask *lt = gocalloc(sizeof *lt);
   struct tvalue *vals = calloc((size_t)n, sizeof *vals);
   struct task *t = lt && vals ? task_new(lt) : NULL;
-  if (!t) { free(lt); free(vals); return lg_raise(L, GO_NOMEM); }
+  if (!t) { gofree(lt, sizeof *lt); free(vals); return lg_raise(L, GO_NOMEM); }
   lt->t = t;
   lt->vals = vals;              /* all nil: free_ltask may clear them */
   lt->nvals = n;
@@ -434,11 +434,11 @@ struct lspawner *ltask_spawner (lua_State *L, int first, int last) {
 
 void ltask_spawner_run (void *p) {
   struct lspawner *sp = p;
-  struct ltask *lt = calloc(1, sizeof *lt);
+  struct ltask *lt = gocalloc(sizeof *lt);
   struct tvalue *vals = calloc((size_t)sp->n, sizeof *vals);
   struct task *t = lt && vals ? task_new(lt) : NULL;
   if (!t) {
-    free(lt); free(vals);
+    gofree(lt, sizeof *lt); free(vals);
     fprintf(stderr, "gochan: after_func: cannot start the task: not enough memory\n");
     return;
   }
@@ -651,8 +651,7 @@ static const luaL_Reg task_meta[] = {
 void ltask_meta (lua_State *L) {
   lbox_newmetatable(L, GOCHAN_TASK_MT);       /* mt */
   luaL_setfuncs(L, task_meta, 0);
-  luaL_newlib(L, task_methods);
-  lua_setfield(L, -2, "__index");
+  lbox_setmethods(L, task_methods);
   lua_pop(L, 1);
 }
 

@@ -21,21 +21,24 @@
 static const char MODKEY = 'm';       /* the module table, kept on reload */
 static const char SENTINELKEY = 's';  /* userdata whose __gc counts us out */
 
-/* Each Lua-visible object type: its metatable's name and builder. A task's
-** state builds a metatable when its first object of that type arrives. */
+/* Each Lua-visible object type: its metatable's name and builder, and
+** its boxes' user values (what keeps one: lsync.c's mutex closer,
+** lxsync.c's rwmutex closers, ltime.c's ticker and timer channel). A
+** task's state builds a metatable when its first object of that type
+** arrives. */
 static const struct ltype types[OBJ_NTYPES] = {
   [OBJ_CHAN] = { GOCHAN_CHAN_MT, lchan_meta },
   [OBJ_CONTEXT] = { GOCHAN_CONTEXT_MT, lcontext_meta },
   [OBJ_WAITGROUP] = { GOCHAN_WAITGROUP_MT, lwg_meta },
-  [OBJ_MUTEX] = { GOCHAN_MUTEX_MT, lmutex_meta },
+  [OBJ_MUTEX] = { GOCHAN_MUTEX_MT, lmutex_meta, 1 },
   [OBJ_ATOMIC] = { GOCHAN_ATOMIC_MT, latomic_meta },
-  [OBJ_TICKER] = { GOCHAN_TICKER_MT, lticker_meta },
+  [OBJ_TICKER] = { GOCHAN_TICKER_MT, lticker_meta, 1 },
   [OBJ_ONCE] = { GOCHAN_ONCE_MT, lonce_meta },
-  [OBJ_RWMUTEX] = { GOCHAN_RWMUTEX_MT, lrwmutex_meta },
+  [OBJ_RWMUTEX] = { GOCHAN_RWMUTEX_MT, lrwmutex_meta, 1 },
   [OBJ_COND] = { GOCHAN_COND_MT, lcond_meta },
   [OBJ_SEM] = { GOCHAN_SEM_MT, lsem_meta },
   [OBJ_TASK] = { GOCHAN_TASK_MT, ltask_meta },
-  [OBJ_TIMER] = { GOCHAN_TIMER_MT, ltimer_meta },
+  [OBJ_TIMER] = { GOCHAN_TIMER_MT, ltimer_meta, 1 },
   [OBJ_NOTIFIER] = { GOCHAN_NOTIFIER_MT, lnotify_meta },
   [OBJ_FROZEN] = { GOCHAN_FROZEN_MT, lfreeze_meta }
 };

@@ -41,7 +41,7 @@ static void *taskalloc (void *ud, void *p, size_t osize, size_t nsize) {
 }
 
 /* Task states, and only they, allocate with taskalloc (a mark that costs
-** them nothing: no registry entry). */
+** them nothing: no registry entry), whose 'ud' is their task. */
 bool taskstate_is (lua_State *L) {
   return lua_getallocf(L, NULL) == taskalloc;
 }
@@ -445,7 +445,9 @@ static void lazy_string_metatable (lua_State *L) {
     lua_pop(L, 1);
     return;
   }
-  lua_pushliteral(L, "");
+  lua_pushliteral(L, "__index");   /* any string: this one exists in every
+                                     state (a metamethod name), "" would be
+                                     made and kept until a collection */
   lua_createtable(L, 0, 9);
   for (int i = 0; arith[i].s; i++) {   /* a key with its length and rawset:
                                          cheaper than lua_setfield */

@@ -24,7 +24,6 @@ bool taskstate_start (struct ltask *lt);
 
 /* Is 'L' a task's state (one made by taskstate_start)? */
 bool taskstate_is (lua_State *L);
-
 /* The task whose state 'L' is (or a thread of it), or NULL: another
 ** state, or a task whose state is being closed. */
 struct ltask *taskstate_task (lua_State *L);
