@@ -142,6 +142,13 @@ static int readiness (struct chan *c) {
   return r;
 }
 
+int notify_readiness (struct chan *c) {
+  golock_lock(&c->mu);
+  int r = readiness(c);
+  golock_unlock(&c->mu);
+  return r;
+}
+
 static struct notewatch *findwatch (struct notifier *n, struct chan *c,
                                     struct notewatch ***link) {
   struct notewatch **p = &n->watches;

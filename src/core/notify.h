@@ -39,6 +39,10 @@ int notifier_clear (struct notifier *n);
 ** until its last release. false if it was closed already. */
 bool notifier_close (struct notifier *n);
 bool notifier_isclosed (struct notifier *n);
+/* The directions (NOTE_RECV | NOTE_SEND) in which 'c' is ready now, as a
+** watch sees them: a queued waiter that gave up may still count (so
+** "may be"; the next try on 'c' drops it). Takes c->mu. */
+int notify_readiness (struct chan *c);
 size_t notifier_nwatched (struct notifier *n);
 
 #endif

@@ -8,6 +8,7 @@
 #include "gochan.h"
 #include "lapi.h"
 #include "lbox.h"
+#include "notify.h"
 
 void gochan_pushchan (lua_State *L, gochan_chan *c) {
   if (!c) { lua_pushnil(L); return; }
@@ -17,6 +18,10 @@ void gochan_pushchan (lua_State *L, gochan_chan *c) {
 gochan_chan *gochan_tochan (lua_State *L, int idx) {
   struct obj *o = lbox_to(L, idx);
   return o && o->type == OBJ_CHAN ? (gochan_chan *)(void *)o : NULL;
+}
+
+static int chan_ready (gochan_chan *c) {
+  return notify_readiness((struct chan *)(void *)c);
 }
 
 static const struct gochan_lapi lent = {
@@ -32,7 +37,8 @@ static const struct gochan_lapi lent = {
   .notifier_unwatch = gochan_notifier_unwatch,
   .notifier_clear = gochan_notifier_clear,
   .notifier_free = gochan_notifier_free,
-  .pushchan = gochan_pushchan, .tochan = gochan_tochan
+  .pushchan = gochan_pushchan, .tochan = gochan_tochan,
+  .chan_ready = chan_ready
 };
 
 void lapi_lend (lua_State *L) {

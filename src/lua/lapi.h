@@ -18,7 +18,7 @@
 #define GOCHAN_LAPI_KEY "gochan.lapi"
 /* Bumped when an entry changes meaning; entries are only ever appended,
 ** and 'size' says how many a given core.so has. */
-#define GOCHAN_LAPI_VERSION 1
+#define GOCHAN_LAPI_VERSION 2
 
 struct gochan_lapi {
   unsigned version;
@@ -47,6 +47,11 @@ struct gochan_lapi {
   void (*notifier_free) (gochan_notifier *n);
   void (*pushchan) (lua_State *L, gochan_chan *c);
   gochan_chan *(*tochan) (lua_State *L, int idx);
+  /* version 2 */
+  /* The directions (GOCHAN_RECV | GOCHAN_SEND) in which 'c' may be
+  ** ready now: GOCHAN_SEND on an unbuffered channel means a receiver
+  ** waits (or one that gave up, until the next try drops it). */
+  int (*chan_ready) (gochan_chan *c);
 };
 
 /* Store the table in the registry of 'L' (module.c, at every open). */

@@ -124,6 +124,9 @@ static bool callable (lua_State *L, int idx) {
 ** Check case 'i' (its table on top) and fill cs->c/dir/mark; nothing is
 ** packed or retained, so every error here leaves nothing held. The channel
 ** is borrowed: the case table, anchored in slot CASES, keeps its box alive.
+** In place of a channel, a case may hold an object whose metatable has
+** __chan(obj, "recv" | "send") -> the channel to use (one the object keeps
+** alive); the fast reading leaves such a case to this one.
 */
 static void checkcase (lua_State *L, const struct selnames *nm, int i,
                        struct selcase *cs) {
@@ -141,6 +144,12 @@ static void checkcase (lua_State *L, const struct selnames *nm, int i,
     cs->c = NULL;
   } else {
     struct obj *o = lbox_to(L, -1);
+    if (!o && luaL_getmetafield(L, -1, "__chan") != LUA_TNIL) {
+      lua_insert(L, -2);                      /* case op f obj: an object */
+      lua_pushstring(L, cs->dir == SEL_RECV ? "recv" : "send");  /* that */
+      lua_call(L, 2, 1);                      /* names its channel (a */
+      o = lbox_to(L, -1);                     /* gochan.nats channel) */
+    }
     if (!o) {                                 /* a channel emptied by its */
       struct obj **box = luaL_testudata(L, -1, GOCHAN_CHAN_MT);  /* __gc */
       if (box && !*box)

@@ -62,10 +62,11 @@ void conn_release (struct nconn *c) {
   if (!c || atomic_fetch_sub(&c->refs, 1) != 1) return;
   freelists(c);              /* after conn_close: no handler runs any more */
   if (c->note) wire_api->notifier_free(c->note);
+  jchan_free(c);
   natsConnection_Destroy(c->nc);
   wire_api->chan_release(c->done);
   pthread_cond_destroy(&c->cv);
-  pthread_mutex_destroy(&c->mu);
+  pthread_mutex_destroy(&c->mu), pthread_mutex_destroy(&c->jmu);
   free(c);
 }
 
@@ -190,7 +191,8 @@ done:
 }
 
 /* The pump: publishes what is sent on each proxy, and a WIRE_CLOSE when
-** one is closed (then forgets it). Ends when 'done' is closed. */
+** one is closed (then forgets it). Ends when 'done' is closed, after
+** publishing what was ready then (a close just before conn:close too). */
 static void *pump (void *arg) {
   struct nconn *c = arg;
   int fd = wire_api->notifier_fd(c->note);
@@ -200,7 +202,7 @@ static void *pump (void *arg) {
     wire_api->notifier_clear(c->note);
     gochan_value v;
     int ok;
-    if (wire_api->recv(c->done, &v, &ok, 0) == GOCHAN_OK && !ok) break;
+    bool done = wire_api->recv(c->done, &v, &ok, 0) == GOCHAN_OK && !ok;
     for (;;) {                         /* one value from each ready proxy */
       bool moved = false;
       pthread_mutex_lock(&c->mu);
@@ -236,6 +238,7 @@ static void *pump (void *arg) {
       pthread_mutex_unlock(&c->mu);
       if (!moved) break;
     }
+    if (done) break;
   }
   return NULL;
 }
@@ -419,6 +422,7 @@ struct nconn *conn_open (const struct nopts *o, char *err, size_t errlen) {
     c->nc = nc;
     c->chans = (struct wire_chans){ c, export_chan, import_chan };
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->jmu, NULL);
     pthread_cond_init(&c->cv, NULL);
     pthread_mutex_lock(&regmu);
     if (nreg == capreg) {
@@ -434,7 +438,7 @@ struct nconn *conn_open (const struct nopts *o, char *err, size_t errlen) {
     }
     pthread_mutex_unlock(&regmu);
     pthread_cond_destroy(&c->cv);
-    pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->mu), pthread_mutex_destroy(&c->jmu);
   }
   if (inbox) natsInbox_Destroy(inbox);
   if (c && c->done) wire_api->chan_release(c->done);
@@ -456,6 +460,7 @@ bool conn_close (struct nconn *c) {
   pthread_mutex_unlock(&c->mu);
   wire_api->close(c->done);        /* export handlers and the pump let go */
   if (c->pumping) pthread_join(c->pump, NULL);
+  jchan_shutdown(c);
   pthread_mutex_lock(&c->mu);
   for (struct nsub *s = c->subs; s; s = s->next)
     if (s->sub && !s->done && !s->ended) natsSubscription_Unsubscribe(s->sub);

@@ -11,6 +11,8 @@
 #include "lnats.h"
 
 #define CONN_MT "gochan.nats.conn"
+#define CHAN_MT "gochan.nats.chan"      /* distributed channels (init.lua
+                                           adds the methods) */
 
 static pthread_mutex_t apimu = PTHREAD_MUTEX_INITIALIZER;  /* wire_api */
 
@@ -421,12 +423,126 @@ static int lnats_subject_problem (lua_State *L) {
   return 1;
 }
 
+/* The name of a distributed channel at 'arg' (a bad one raises). */
+static const char *checkjname (lua_State *L, int arg) {
+  size_t n;
+  const char *name = luaL_checklstring(L, arg, &n);
+  const char *why = jchan_name_problem(name, n);
+  if (why) luaL_argerror(L, arg, lua_pushfstring(L, "%s", why));
+  return name;
+}
+
+/* conn:channel(name [, {cap = n, ack_wait = seconds}]) -> ch: the table
+** { _conn = conn, _name = name, _rc = receive channel, _cap = cap } whose
+** metatable is the module's Chan. */
+static int lconn_channel (lua_State *L) {
+  const char *name = checkjname(L, 2);
+  size_t cap = 0;
+  int64_t ackwait_ms = 0;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (lua_getfield(L, 3, "cap") != LUA_TNIL) {
+      if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+          lua_tointeger(L, -1) > (INT64_C(1) << 31))
+        luaL_argerror(L, 3, "'cap' must be a positive integer");
+      cap = (size_t)lua_tointeger(L, -1);
+    }
+    if (lua_getfield(L, 3, "ack_wait") != LUA_TNIL) {
+      if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0.05) ||
+          lua_tonumber(L, -1) > 86400)
+        luaL_argerror(L, 3, "'ack_wait' must be a number of seconds "
+                      "from 0.05 to 86400");
+      ackwait_ms = (int64_t)(lua_tonumber(L, -1) * 1000 + 0.5);
+    }
+    lua_pop(L, 2);
+  }
+  struct nconn *c = checkconn(L, 1);
+  gochan_chan *rc = NULL;
+  size_t have = 0;
+  char err[320];
+  const char *r = jchan_open(c, name, cap, ackwait_ms, &rc, &have, err,
+                             sizeof err);
+  conn_release(c);
+  if (r) return luaL_error(L, "cannot open distributed channel '%s': %s",
+                           name, r);
+  lua_createtable(L, 0, 4);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "_conn");
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "_name");
+  lua_pushinteger(L, (lua_Integer)have);
+  lua_setfield(L, -2, "_cap");
+  wire_api->pushchan(L, rc);                 /* may raise: release after */
+  wire_api->chan_release(rc);
+  lua_setfield(L, -2, "_rc");
+  luaL_setmetatable(L, CHAN_MT);
+  return 1;
+}
+
+/* conn:_jsend(name, v) -> a channel that gets "ok" | "full" | "closed" |
+** an error's text when the server answers (closed: the connection
+** closed first) */
+static int lconn_jsend (lua_State *L) {
+  const char *name = checkjname(L, 2);
+  luaL_checkany(L, 3);
+  struct nconn *c = checkconn(L, 1);
+  struct wbuf b;
+  wbuf_init(&b);
+  if (!wlua_encode(L, 3, WIRE_VALUE, &c->chans, &b)) {
+    conn_release(c);
+    return lua_error(L);
+  }
+  gochan_chan *res = NULL;
+  char err[320];
+  const char *r = jchan_send(c, name, &b, &res, err, sizeof err);
+  wbuf_free(&b);
+  conn_release(c);
+  if (r) return luaL_error(L, "%s", r);
+  wire_api->pushchan(L, res);
+  wire_api->chan_release(res);
+  return 1;
+}
+
+/* conn:_jack(name) -> boolean: a value was held and is acknowledged */
+static int lconn_jack (lua_State *L) {
+  const char *name = checkjname(L, 2);
+  struct nconn *c = checkconn(L, 1);
+  bool did = jchan_ack(c, name);
+  conn_release(c);
+  lua_pushboolean(L, did);
+  return 1;
+}
+
+/* conn:_jclose(name) */
+static int lconn_jclose (lua_State *L) {
+  const char *name = checkjname(L, 2);
+  struct nconn *c = checkconn(L, 1);
+  char err[320];
+  const char *r = jchan_close(c, name, err, sizeof err);
+  conn_release(c);
+  if (r) return luaL_error(L, "%s", r);
+  return 0;
+}
+
+/* conn:delete_channel(name): the stream goes, values and all */
+static int lconn_delete_channel (lua_State *L) {
+  const char *name = checkjname(L, 2);
+  struct nconn *c = checkconn(L, 1);
+  char err[320];
+  const char *r = jchan_delete(c, name, err, sizeof err);
+  conn_release(c);
+  if (r) return luaL_error(L, "%s", r);
+  return 0;
+}
+
 static const luaL_Reg conn_methods[] = {
   {"close", lconn_close}, {"publish", lconn_publish},
   {"subscribe", lconn_subscribe}, {"unsubscribe", lconn_unsubscribe},
   {"request", lconn_request}, {"flush", lconn_flush},
   {"status", lconn_status}, {"malformed", lconn_malformed},
   {"_requests", lconn_requests}, {"_reply", lconn_reply}, {"_raw", lconn_raw},
+  {"channel", lconn_channel}, {"_jsend", lconn_jsend}, {"_jack", lconn_jack},
+  {"_jclose", lconn_jclose}, {"delete_channel", lconn_delete_channel},
   {NULL, NULL}
 };
 
@@ -463,8 +579,12 @@ int luaopen_gochan_nats_core (lua_State *L) {
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
+  luaL_newmetatable(L, CHAN_MT);
+  lua_pop(L, 1);
   luaL_newlib(L, funcs);
   pushconnmt(L);
   lua_setfield(L, -2, "_Conn");
+  luaL_getmetatable(L, CHAN_MT);
+  lua_setfield(L, -2, "_Chan");
   return 1;
 }

@@ -35,6 +35,8 @@ enum nsub_mode {
 };
 
 struct nconn;
+struct njchan;                 /* jschan.c: a distributed channel */
+struct njpub;                  /* jschan.c: a send waiting for its ack */
 
 struct nsub {
   struct nsub *next;           /* conn->subs */
@@ -100,6 +102,13 @@ struct nconn {
   bool pumping;
   pthread_t pump;
   char lastbad[224];           /* why the last malformed message was */
+  jsCtx *js;                   /* made by the first conn:channel */
+  struct njchan *jchans;       /* the distributed channels opened here */
+  struct njpub *jpubs;         /* sends whose acknowledgement is due */
+  pthread_mutex_t jmu;         /* serializes opening and closing
+                                  distributed channels (they wait on the
+                                  server); never held with 'mu' wanted
+                                  by a handler */
 };
 
 /* Connection options (lnats.c reads them from Lua). */
@@ -151,6 +160,40 @@ void conn_forget (struct nconn *c, uint64_t token);
 ** raise once it holds nothing. */
 bool wlua_encode (lua_State *L, int idx, enum wire_kind kind,
                   const struct wire_chans *ch, struct wbuf *b);
+
+/* jschan.c: distributed channels (JetStream work queues). Each function
+** below runs on the calling thread; open and close wait for the server
+** (bounded by the JetStream API timeout), the others do not. Errors:
+** NULL, or a message written into 'err'. */
+#define JCHAN_NAME_MAX 64
+/* NULL, or why 'name' is not a valid distributed channel name. */
+const char *jchan_name_problem (const char *name, size_t n);
+/* Open (make on first use) channel 'name': '*rc' (a reference for the
+** caller) is the channel its receivers wait on, '*capp' its capacity.
+** 'cap' 0: the existing capacity, or the default; 'ackwait_ms' 0: the
+** existing consumer's, or the default. */
+const char *jchan_open (struct nconn *c, const char *name, size_t cap,
+                        int64_t ackwait_ms, gochan_chan **rc, size_t *capp,
+                        char *err, size_t errlen);
+/* Publish an encoded value: '*result' (cap 1, a reference for the caller)
+** gets "ok", "full", "closed" or an error's text once the server answers;
+** it is closed if the connection closes first. */
+const char *jchan_send (struct nconn *c, const char *name,
+                        const struct wbuf *b, gochan_chan **result,
+                        char *err, size_t errlen);
+/* Acknowledge the value last handed to a receiver; false: none held. */
+bool jchan_ack (struct nconn *c, const char *name);
+/* Record the close in the stream; "close of closed channel" when it was. */
+const char *jchan_close (struct nconn *c, const char *name, char *err,
+                         size_t errlen);
+/* Remove the stream of 'name' (values and all); none: not an error. */
+const char *jchan_delete (struct nconn *c, const char *name, char *err,
+                          size_t errlen);
+/* conn_close: stop every fetcher and close the receive channels and the
+** pending sends' results (c->closed set, c->done closed). */
+void jchan_shutdown (struct nconn *c);
+/* conn_release: free what is left. */
+void jchan_free (struct nconn *c);
 
 /* The module's entry point, the only exported symbol of nats/core.so. */
 LUAMOD_API __attribute__((visibility("default")))
