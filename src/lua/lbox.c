@@ -353,15 +353,20 @@ const char *lbox_typename (lua_State *L, int idx) {
 ** FCACHE slot keys, its user value a weak-valued table {[slot] = value}.
 ** A slot's key is (graph id, address of the table or string in it): ids
 ** are never reused, so a key names one thing for the life of the process
-** and a stale slot can never answer for another. Direct-mapped: a miss
-** replaces the slot. Bounded by construction; only the state's own thread
-** touches it.
+** and a stale slot can never answer for another. Invariant: a slot's
+** value, when not nil, is what key[slot] names (a key is set only once
+** its value is stored: fstore). Direct-mapped: a miss
+** replaces the slot. Read counts (lbox_fhit) have keys of their own.
+** Bounded by construction; only the state's own thread touches it.
 */
 static const char FCACHEKEY = 'f';
 #define FCACHE 256
 struct fcache {
-  struct { uint64_t id; const void *p; } key[FCACHE];
-  uint16_t hits[FCACHE];      /* reads of the slot's table since it took it */
+  struct fkey { uint64_t id; const void *p; } key[FCACHE];  /* the proxies' */
+  struct fkey hitkey[FCACHE];  /* the read counts' (a slot of their own:
+                                  counting never touches a cached proxy) */
+  uint16_t hits[FCACHE];       /* reads of hitkey's table since it took the
+                                  slot */
 };
 #define FMAGIC UINT64_C(0x676f6368616e2e66)   /* "gochan.f" */
 struct fproxy { struct frozen *f; uint32_t t; uint64_t magic; };
@@ -394,8 +399,9 @@ static int fslot (uint64_t id, const void *p) {
   return (int)(x >> 56);                      /* 0 .. FCACHE - 1 */
 }
 
-/* Push the cached value of (f, p) and return -1, or return its slot
-** (taken for it: the caller stores the value there). */
+/* Push the cached value of (f, p) and return -1, or return its slot: the
+** caller makes the value, stores it there, then calls fstore (so a raise
+** in between leaves the slot's old key with its old value). */
 static int fcached (lua_State *L, struct fcache *c, int slots,
                     struct frozen *f, const void *p) {
   int i = fslot(f->id, p);
@@ -403,17 +409,20 @@ static int fcached (lua_State *L, struct fcache *c, int slots,
     if (lua_rawgeti(L, slots, i + 1) != LUA_TNIL) return -1;
     lua_pop(L, 1);
   }
+  return i;
+}
+
+static void fstore (struct fcache *c, int i, struct frozen *f,
+                    const void *p) {
   c->key[i].id = f->id;
   c->key[i].p = p;
-  c->hits[i] = 0;
-  return i;
 }
 
 unsigned lbox_fhit (struct fcache *c, struct frozen *f, const void *p) {
   int i = fslot(f->id, p);
-  if (c->key[i].id != f->id || c->key[i].p != p) {
-    c->key[i].id = f->id;       /* the slot's proxy, if any, is forgotten */
-    c->key[i].p = p;
+  if (c->hitkey[i].id != f->id || c->hitkey[i].p != p) {
+    c->hitkey[i].id = f->id;
+    c->hitkey[i].p = p;
     c->hits[i] = 0;
   }
   if (c->hits[i] < UINT16_MAX) c->hits[i]++;
@@ -422,14 +431,15 @@ unsigned lbox_fhit (struct fcache *c, struct frozen *f, const void *p) {
 
 void lbox_pushproxy (lua_State *L, struct fcache *c, int slots, int mt,
                      int from, struct frozen *f, uint32_t t) {
-  uint32_t ft;
+  uint32_t ft;                                /* the table 'from' is */
   struct frozen *g = from ? lbox_tofrozen(L, from, &ft) : NULL;
   if (t == 0) {
     if (g == f && ft == 0) lua_pushvalue(L, from);
     else lbox_push(L, &f->obj);
     return;
   }
-  int slot = fcached(L, c, slots, f, frozen_table(f, t));
+  const struct ftable *tab = frozen_table(f, t);
+  int slot = fcached(L, c, slots, f, tab);
   if (slot < 0) return;                       /* proxy */
   struct fproxy *px = (struct fproxy *)lua_newuserdatauv(L, sizeof *px, 1);
   px->f = f;
@@ -443,6 +453,7 @@ void lbox_pushproxy (lua_State *L, struct fcache *c, int slots, int mt,
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
   lua_rawseti(L, slots, slot + 1);            /* px */
+  fstore(c, slot, f, tab);
 }
 
 void lbox_pushfrozen (lua_State *L, struct frozen *f, uint32_t t) {
@@ -483,6 +494,7 @@ void lbox_pushfstr (lua_State *L, struct fcache *c, int slots,
   lua_pushlstring(L, s->s, s->len);
   lua_pushvalue(L, -1);
   lua_rawseti(L, slots, slot + 1);
+  fstore(c, slot, f, s);
 }
 
 
