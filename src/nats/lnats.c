@@ -5,6 +5,8 @@
 ** Conn, so it crosses to tasks by name (docs/transfer.md) and names the
 ** same connection there.
 */
+#define _GNU_SOURCE                   /* dladdr, RTLD_NODELETE */
+#include <dlfcn.h>
 #include <string.h>
 #include <lua.h>
 #include <lauxlib.h>
@@ -573,6 +575,14 @@ int luaopen_gochan_nats_core (lua_State *L) {
   pthread_mutex_lock(&apimu);     /* the first open sets it, for good */
   if (!wire_api) wire_api = api;
   pthread_mutex_unlock(&apimu);
+  /* The NATS client's threads run this library's callbacks for as long
+  ** as a connection is open, which may be after the state that loaded it
+  ** is closed (lua_close unloads its C modules): pin it in memory, as
+  ** gochan.core pins itself for its workers. */
+  static char anchor;          /* an address inside this shared object */
+  Dl_info info;
+  if (dladdr(&anchor, &info) && info.dli_fname)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE | RTLD_NOLOAD);
   if (luaL_newmetatable(L, CONN_MT)) {
     luaL_setfuncs(L, conn_meta, 0);
     luaL_newlib(L, conn_methods);
