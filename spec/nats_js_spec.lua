@@ -10,16 +10,7 @@ local gochan = require "gochan"
 local helper = require "spec.helper"
 local natsserver = require "spec.natsserver"
 
-local available, why = natsserver.available()
-if not available then
-  if os.getenv("CI") == "true" then
-    error("gochan.nats specs cannot run in CI: " .. why)
-  end
-  describe("gochan.nats distributed channels", function()
-    pending("skipped: " .. why)
-  end)
-  return
-end
+if not natsserver.runnable("gochan.nats distributed channels") then return end
 
 local nats = require "gochan.nats"
 

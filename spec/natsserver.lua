@@ -28,6 +28,21 @@ function M.available()
   return true
 end
 
+-- true if the specs of 'title' can run here; else false, having
+-- registered them as pending with the reason (or raised, with CI=true: a
+-- missing component is a failure there, never a skip). 'why' (optional)
+-- is a further reason of the caller's own (e.g. python3 missing).
+function M.runnable(title, why)
+  local ok, reason = M.available()
+  if ok and not why then return true end
+  reason = reason or why
+  if os.getenv("CI") == "true" then
+    error(title .. " specs cannot run in CI: " .. reason)
+  end
+  describe(title, function() pending("skipped: " .. reason) end)
+  return false
+end
+
 local Server = {}
 Server.__index = Server
 

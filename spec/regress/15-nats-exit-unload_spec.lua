@@ -6,16 +6,7 @@
 local helper = require "spec.helper"
 local natsserver = require "spec.natsserver"
 
-local available, why = natsserver.available()
-if not available then
-  if os.getenv("CI") == "true" then
-    error("gochan.nats specs cannot run in CI: " .. why)
-  end
-  describe("gochan.nats exit (regression)", function()
-    pending("skipped: " .. why)
-  end)
-  return
-end
+if not natsserver.runnable("gochan.nats exit (regression)") then return end
 
 describe("gochan.nats exit (regression) #subprocess", function()
   it("exits cleanly with a connection open and messages arriving", function()

@@ -515,26 +515,23 @@ static int lconn_jack (lua_State *L) {
   return 1;
 }
 
-/* conn:_jclose(name) */
-static int lconn_jclose (lua_State *L) {
+/* conn:_jclose(name) and conn:delete_channel(name) (the stream goes,
+** values and all): 'op' on the channel's stream, its error raised. */
+static int jstreamop (lua_State *L, const char *(*op) (struct nconn *,
+                      const char *, char *, size_t)) {
   const char *name = checkjname(L, 2);
   struct nconn *c = checkconn(L, 1);
   char err[320];
-  const char *r = jchan_close(c, name, err, sizeof err);
+  const char *r = op(c, name, err, sizeof err);
   conn_release(c);
   if (r) return luaL_error(L, "%s", r);
   return 0;
 }
 
-/* conn:delete_channel(name): the stream goes, values and all */
+static int lconn_jclose (lua_State *L) { return jstreamop(L, jchan_close); }
+
 static int lconn_delete_channel (lua_State *L) {
-  const char *name = checkjname(L, 2);
-  struct nconn *c = checkconn(L, 1);
-  char err[320];
-  const char *r = jchan_delete(c, name, err, sizeof err);
-  conn_release(c);
-  if (r) return luaL_error(L, "%s", r);
-  return 0;
+  return jstreamop(L, jchan_delete);
 }
 
 static const luaL_Reg conn_methods[] = {
