@@ -170,12 +170,19 @@ static bool take (struct njchan *j, natsMsg *m) {
   }
   bool closed = false;
   if (kind == WIRE_CLOSE) closed = takeclose(j, m);
-  else if (wire_api->offer(j->rc, &v) == GOCHAN_OK) {
+  else {
+    /* 'held' is set under 'mu' with the hand-over itself: the receiver
+    ** may run and call ch:ack() the moment the offer succeeds, and must
+    ** find the value held then (the offer never blocks: no lock is
+    ** taken under it that is held while taking 'mu') */
     pthread_mutex_lock(&j->mu);
-    j->held = m;
+    if (wire_api->offer(j->rc, &v) == GOCHAN_OK) {
+      j->held = m;
+      m = NULL;
+    }
     pthread_mutex_unlock(&j->mu);
-    m = NULL;
-  } else natsMsg_Nak(m, NULL);               /* nobody waits any more */
+    if (m) natsMsg_Nak(m, NULL);             /* nobody waits any more */
+  }
   wire_api->value_free(&v);
   natsMsg_Destroy(m);
   return closed;
