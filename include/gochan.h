@@ -95,6 +95,8 @@ struct gochan_table {
 };
 
 static inline gochan_value gochan_nil (void) {
+  /* positional: C++ hosts include this, and C++ before C++20 has no
+  ** designated initialisers */
   gochan_value v = { GOCHAN_NIL, 0, 0, 0, NULL, 0, NULL, NULL };
   return v;
 }

@@ -23,8 +23,8 @@ static void test_select_arguments (void) {
   gochan_chan *c = gochan_chan_new(1);
   size_t chosen = 99;
   gochan_case cs[2] = {
-    { GOCHAN_SEND, c, gochan_integer(1), 0 },
-    { GOCHAN_RECV, c, gochan_nil(), 0 },
+    { .op = GOCHAN_SEND, .ch = c, .value = gochan_integer(1) },
+    { .op = GOCHAN_RECV, .ch = c, .value = gochan_nil() },
   };
   CHECK_EQ_INT(gochan_select(NULL, 1, 0, &chosen), GOCHAN_INVALID);
   CHECK_EQ_INT(gochan_select(cs, 2, 0, NULL), GOCHAN_INVALID);

@@ -168,7 +168,7 @@ static void test_c_to_lua (void) {
   CHECK(field(t, "ch") && field(t, "ch")->channel == reply);
   gochan_value_free(&back);
   /* a table in a select send case */
-  gochan_case cs[1] = { { GOCHAN_SEND, c, g, 0 } };
+  gochan_case cs[1] = { { .op = GOCHAN_SEND, .ch = c, .value = g } };
   size_t k = 9;
   CHECK_EQ_INT(gochan_select(cs, 1, T, &k), GOCHAN_OK);
   CHECK_EQ_INT(k, 0);
@@ -218,7 +218,9 @@ static void test_depth_and_bad_input (void) {
   gochan_pushchan(L, c);
   lua_pushinteger(L, GOCHAN_MAX_DEPTH);
   run_lua(L, "local c, n = ...\n"
-             "local function chain (n) local t = {} for _ = 2, n do t = { next = t } end return t end\n"
+             "local function chain (n)\n"
+             "  local t = {} for _ = 2, n do t = { next = t } end return t\n"
+             "end\n"
              "c:send(chain(n))\n"
              "local ok, err = pcall(c.send, c, chain(n + 1))\n"
              "return not ok and err", 2, 1);

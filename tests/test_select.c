@@ -544,7 +544,8 @@ static void test_racing_senders (void) {
   const int rounds = CHECK_TSAN ? 10000 : 20000;
   for (size_t cap = 0; cap <= 1; cap++) {
     struct chan *a = chan_new(cap), *b = chan_new(cap);
-    struct seqsend sa = { a, rounds, 0, 0 }, sb = { b, rounds, 1000000, 0 };
+    struct seqsend sa = { .c = a, .n = rounds, .base = 0 },
+                   sb = { .c = b, .n = rounds, .base = 1000000 };
     pthread_t th[2];
     CHECK_SPAWN(&th[0], seq_sender, &sa);
     CHECK_SPAWN(&th[1], seq_sender, &sb);

@@ -127,7 +127,7 @@ static void test_rw_writer_first (void) {
   struct grwmutex *rw = rw_new();
   atomic_int order = 0;
   CHECK_EQ_ST(rw_rlock(rw, GO_NOW), GO_OK);
-  struct rwarg w = { rw, true, GO_OK, &order, -1 };
+  struct rwarg w = { .rw = rw, .write = true, .st = GO_OK, .order = &order, .pos = -1 };
   pthread_t tw, tr[3];
   CHECK_SPAWN(&tw, rw_taker, &w);
   CHECK_UNTIL(rw_nwriters(rw) == 1);
@@ -159,7 +159,7 @@ static void test_rw_writer_gives_up (void) {
   struct grwmutex *rw = rw_new();
   atomic_int order = 0;
   CHECK_EQ_ST(rw_rlock(rw, GO_NOW), GO_OK);
-  struct rwarg r = { rw, false, GO_OK, &order, -1 };
+  struct rwarg r = { .rw = rw, .write = false, .st = GO_OK, .order = &order, .pos = -1 };
   pthread_t tr;
   struct op op;
   struct waiter w;
@@ -391,8 +391,8 @@ static void test_sem_fifo (void) {
   struct gsem *s = sem_new(4);
   atomic_int order = 0;
   CHECK(sem_tryacquire(s, 3));               /* 1 free */
-  struct semarg big = { s, 4, GO_OK, &order, -1 };
-  struct semarg small = { s, 1, GO_OK, &order, -1 };
+  struct semarg big = { .s = s, .k = 4, .st = GO_OK, .order = &order, .pos = -1 };
+  struct semarg small = { .s = s, .k = 1, .st = GO_OK, .order = &order, .pos = -1 };
   pthread_t tb, ts;
   CHECK_SPAWN(&tb, sem_taker, &big);
   CHECK_UNTIL(sem_nwaiters(s) == 1);
@@ -422,7 +422,7 @@ static void test_sem_head_gives_up (void) {
   struct waiter w;
   op_init(&op);
   CHECK_EQ_ST(sem_begin(s, 4, &w, &op), GO_AGAIN);
-  struct semarg small = { s, 2, GO_OK, &order, -1 };
+  struct semarg small = { .s = s, .k = 2, .st = GO_OK, .order = &order, .pos = -1 };
   pthread_t ts;
   CHECK_SPAWN(&ts, sem_taker, &small);
   CHECK_UNTIL(sem_nwaiters(s) == 2);
@@ -519,11 +519,11 @@ static void test_ctx_rw (void) {
   struct context *ctx = ctx_new(ctx_background(), GO_NEVER);
   atomic_int order = 0;
   CHECK_EQ_ST(rw_rlock(rw, GO_NOW), GO_OK);
-  struct ctxarg w = { ctx, wl_begin, wl_finish, rw, GO_OK };
+  struct ctxarg w = { .ctx = ctx, .begin = wl_begin, .finish = wl_finish, .o = rw, .st = GO_OK };
   pthread_t tw, tr;
   CHECK_SPAWN(&tw, ctx_waiter, &w);
   CHECK_UNTIL(rw_nwriters(rw) == 1);
-  struct rwarg r = { rw, false, GO_OK, &order, -1 };
+  struct rwarg r = { .rw = rw, .write = false, .st = GO_OK, .order = &order, .pos = -1 };
   CHECK_SPAWN(&tr, rw_taker, &r);
   CHECK_UNTIL(rw_nreaders(rw) == 1);
   CHECK(ctx_cancel(ctx, CTX_CANCELED, NULL));
@@ -552,11 +552,12 @@ static void test_ctx_sem (void) {
   atomic_int order = 0;
   CHECK(sem_tryacquire(s, 2));
   struct semreq req = { s, 4 };
-  struct ctxarg big = { ctx, semreq_begin, semreq_finish, &req, GO_OK };
+  struct ctxarg big = { .ctx = ctx, .begin = semreq_begin,
+                        .finish = semreq_finish, .o = &req, .st = GO_OK };
   pthread_t tb, ts;
   CHECK_SPAWN(&tb, ctx_waiter, &big);
   CHECK_UNTIL(sem_nwaiters(s) == 1);
-  struct semarg small = { s, 2, GO_OK, &order, -1 };
+  struct semarg small = { .s = s, .k = 2, .st = GO_OK, .order = &order, .pos = -1 };
   CHECK_SPAWN(&ts, sem_taker, &small);
   CHECK_UNTIL(sem_nwaiters(s) == 2);
   CHECK(ctx_cancel(ctx, CTX_CANCELED, NULL));
@@ -588,7 +589,8 @@ static void test_ctx_sem_race (void) {
     struct context *ctx = ctx_new(ctx_background(), GO_NEVER);
     CHECK(sem_tryacquire(s, 1));
     struct semreq req = { s, 1 };
-    struct ctxarg w = { ctx, semreq_begin, semreq_finish, &req, GO_OK };
+    struct ctxarg w = { .ctx = ctx, .begin = semreq_begin,
+                        .finish = semreq_finish, .o = &req, .st = GO_OK };
     atomic_int go = 0;
     struct racearg ra = { ctx, &go };
     pthread_t tw, tc;
@@ -620,7 +622,7 @@ static void test_ctx_cond_once (void) {
   struct gcond *c = cond_new((struct obj *)m);
   struct context *ctx = ctx_new(ctx_background(), GO_NEVER);
   CHECK_EQ_ST(mutex_lock(m, GO_NOW), GO_OK);
-  struct ctxarg w = { ctx, cw_begin, cw_finish, c, GO_OK };
+  struct ctxarg w = { .ctx = ctx, .begin = cw_begin, .finish = cw_finish, .o = c, .st = GO_OK };
   pthread_t tw;
   CHECK_SPAWN(&tw, ctx_waiter, &w);
   CHECK_UNTIL(cond_nwaiters(c) == 1);       /* queued, and unlocked it */
@@ -638,7 +640,7 @@ static void test_ctx_cond_once (void) {
   struct gonce *o = once_new();
   ctx = ctx_new(ctx_background(), GO_NEVER);
   CHECK(once_enter(o));
-  struct ctxarg ow = { ctx, ow_begin, ow_finish, o, GO_OK };
+  struct ctxarg ow = { .ctx = ctx, .begin = ow_begin, .finish = ow_finish, .o = o, .st = GO_OK };
   CHECK_SPAWN(&tw, ctx_waiter, &ow);
   CHECK_UNTIL(once_nwaiters(o) == 1);
   CHECK(ctx_cancel(ctx, CTX_CANCELED, NULL));

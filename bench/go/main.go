@@ -1,5 +1,6 @@
-// Command gobench runs the workloads of issue 6 in Go, for comparison with
-// the same workloads written against gochan (bench/lua/*.lua). Each run
+// Command gobench runs the workloads of bench/README.md in Go, for
+// comparison with the same workloads written against gochan
+// (bench/lua/*.lua). Each run
 // prints one line in the format of the Lua scripts:
 //
 //	NAME unit value [key value ...]
@@ -554,7 +555,7 @@ func check(ok bool, msg string) {
 
 func main() {
 	w := flag.String("w", "", "workload: W1 W2 W3 W4 W5 W6 SEL SELPREP LAT LATSLEEP CHURN W2CTX CANCEL W2TRACE W7")
-	n := flag.Int("n", 0, "size (0: the workload's default of issue 6)")
+	n := flag.Int("n", 0, "size (0: the workload's default size)")
 	flag.Parse()
 	type workload struct {
 		run  func(int)

@@ -18,9 +18,6 @@
 
 #define CHAN(c) ((struct chan *)(void *)(c))
 
-_Static_assert(GOCHAN_CHAN_MAX_CAP == CHAN_MAX_CAP,
-               "the public capacity limit is the core's");
-
 gochan_chan *gochan_chan_new (size_t cap) {
   struct chan *c = chan_new(cap);
   if (c) hostref_add(c);

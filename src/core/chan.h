@@ -6,6 +6,7 @@
 #define GOCHAN_CHAN_H
 
 #include "core.h"
+#include "gochan.h"
 #include "obj.h"
 #include "value.h"
 #include "waitq.h"
@@ -14,9 +15,9 @@ struct chan;
 
 /* The largest capacity chan_new accepts: the buffer's size in bytes
 ** cannot overflow, and a mistaken capacity fails at once instead of
-** reserving gigabytes. include/gochan.h repeats it as
-** GOCHAN_CHAN_MAX_CAP for hosts; capi.c asserts the two are equal. */
-#define CHAN_MAX_CAP ((size_t)1 << 28)
+** reserving gigabytes. Defined once, in include/gochan.h, where hosts
+** see it. */
+#define CHAN_MAX_CAP GOCHAN_CHAN_MAX_CAP
 
 /* A new channel with 'cap' buffer slots (0 = unbuffered), refs = 1.
 ** NULL when out of memory or cap > CHAN_MAX_CAP. */

@@ -10,11 +10,11 @@
 #include "chan.h"
 
 /*
-** 'mu' guards every field but 'cap' (fixed at creation). With 'mu' held
-** and ignoring waiters whose op is no longer OP_OPEN (dropped lazily):
-** len > 0 implies recvq has no open waiter; len < cap implies sendq has
-** none; 'closed' is never cleared once set; a closed channel has no open
-** waiter at all.
+** 'mu' guards every field but 'cap' (fixed at creation), 'timer' and
+** 'dropped' (each says who touches it). With 'mu' held and ignoring
+** waiters whose op is no longer OP_OPEN (dropped lazily): len > 0 implies
+** recvq has no open waiter; len < cap implies sendq has none; 'closed' is
+** never cleared once set; a closed channel has no open waiter at all.
 */
 struct chan {
   struct obj hdr;               /* refcount and type; see obj.h */

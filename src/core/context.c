@@ -12,10 +12,13 @@
 
 /*
 ** 'mu' guards 'children', 'waiters', 'done', 'causer' and the writing
-** of 'err' and 'cause' (each set once, cause before err; 'err' is
-** published with release, so a reader that sees it done reads the cause
-** without the lock). 'cprev'/'cnext'/'linked' are guarded by the parent's
-** 'mu'. Fixed at creation: 'parent', 'never', 'deadline', 'key', 'val'.
+** of 'err', 'hascause' and 'cause' (each set once, the cause before err;
+** 'err' is published with release, so a reader that sees it done reads the
+** cause without the lock). 'cprev'/'cnext'/'linked' are guarded by the
+** parent's 'mu'. Fixed once the constructor returns: 'parent', 'never',
+** 'cancelable', 'deadline', 'hasvalue', 'key', 'val'. 'tmr' is set up by
+** ctx_new before it returns and is the timer thread's while armed
+** (timer.h); cancel and destroy stop it.
 ** Invariants: a done context has no open waiter and an empty children
 ** list; a 'never' context is never done and lists no children.
 */

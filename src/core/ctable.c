@@ -16,9 +16,6 @@
 #include "tbuild.h"
 #include "ttags.h"
 
-_Static_assert(GOCHAN_MAX_DEPTH == MAXDEPTH,
-               "the C API's depth limit is transfer's");
-
 #define CHAN(c) ((struct chan *)(void *)(c))
 
 /* ---- freeing ---- */

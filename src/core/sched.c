@@ -1,9 +1,9 @@
 /*
 ** sched.c: workers, run queues, the park/wake handshake, the monitor
 ** (preemption, stuck workers, deadlock) and shutdown: one concept, the
-** scheduler, in one file of ~1000 lines because the queues, the monitor
-** and shutdown share the same statics and counters, whose orderings are
-** explained here once (as Go keeps its scheduler and sysmon in proc.go).
+** scheduler, in one file because the queues, the monitor and shutdown
+** share the same statics and counters, whose orderings are explained here
+** once (as Go keeps its scheduler and sysmon in proc.go).
 **
 ** Queues. Each worker has a 'runnext' slot and a FIFO local queue, both
 ** guarded by its 'mu'; the global FIFO is guarded by 'smu'. A task woken
@@ -739,8 +739,8 @@ static void on_preempt (int sig) {
 
 /*
 ** A slice is timed in ticks: the TSC on x86-64 (a few cycles to read,
-** where clock_gettime costs ~25 ns twice per slice), nanoseconds
-** elsewhere. Ticks become seconds by the rate measured between
+** cheaper than clock_gettime twice per slice: bench/README.md),
+** nanoseconds elsewhere. Ticks become seconds by the rate measured between
 ** sched_start ('tick0', 'ns0': written once before any worker exists)
 ** and the moment of reading.
 */

@@ -32,7 +32,8 @@ static int64_t wake_at;
 ** The armed part of a gtimer. A channel timer's belongs to its channel
 ** (chan->timer; freed by ctimer_gone), a func timer's to its gtimer.
 ** 'last'/'has' are guarded by 'tmu': the value its last fire put in 'c'
-** ('has': and it may still be in the buffer, not yet received).
+** ('has': and it may still be in the buffer, not yet received); so is
+** 'next'. 'c', 'holder', 'run', 'drop' and 'arg' are fixed at creation.
 */
 struct ctimer {
   struct timer t;                 /* t.ud = this */
@@ -49,10 +50,11 @@ struct ctimer {
   struct ctimer *next;            /* in 'due' */
 };
 
+/* 'c' and 'ct' are fixed at creation; 'ct' is guarded as above. */
 struct gtimer {
   struct obj hdr;
   struct chan *c;                 /* one reference; NULL: a func timer */
-  struct ctimer *ct;              /* fixed at creation */
+  struct ctimer *ct;
 };
 
 /* Func timers that fired, whose 'run' the thread calls outside 'tmu' (it
@@ -427,7 +429,7 @@ gostatus gtimer_reset (struct gtimer *g, int64_t ns, bool *active) {
 struct ticker {
   struct obj hdr;
   struct timer t;             /* not a reference: destroy stops it */
-  struct chan *c;
+  struct chan *c;             /* one reference; fixed at creation */
   double last;                /* tmu: the last tick sent on 'c' ('has': */
   bool has;                   /* it may still be in the buffer) */
 };

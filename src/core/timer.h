@@ -1,9 +1,10 @@
 /*
 ** timer.h: one heap of absolute monotonic deadlines, served by one timer
 ** thread (started on first use): gochan.after, gochan.timer and
-** after_func, tickers, task sleeps and task timeouts. Callbacks run on the timer thread with the heap lock
-** held: they must be short, must not block, and may take object locks
-** (lock order: timer heap -> channel/object -> run queue).
+** after_func, tickers, task sleeps and task timeouts. Callbacks run on the
+** timer thread with the heap lock held: they must be short, must not
+** block, and may take object locks (lock order: timer heap ->
+** channel/object -> run queue).
 */
 #ifndef GOCHAN_TIMER_H
 #define GOCHAN_TIMER_H
@@ -13,6 +14,10 @@
 
 struct chan;
 
+/* A timer is its owner's while it is not armed. While it is armed the
+** heap lock guards 'when' and 'hidx' (the timer thread re-arms a periodic
+** one), and 'period', 'fire' and 'ud' are read by the timer thread: the
+** owner changes none of them before timer_stop. */
 struct timer {
   int64_t when;                       /* absolute deadline, ns */
   int64_t period;                     /* > 0: re-armed every period */

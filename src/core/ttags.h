@@ -7,6 +7,8 @@
 #ifndef GOCHAN_TTAGS_H
 #define GOCHAN_TTAGS_H
 
+#include "gochan.h"
+
 enum {
   T_NIL = 0, T_FALSE, T_TRUE, T_GLOBALS, T_INT, T_FLOAT, T_LUD, T_STR,
   T_OBJ, T_TABLE, T_TABLEMT, T_REF, T_FUNC, T_UPJOIN, T_MOD, T_FROZEN,
@@ -14,7 +16,8 @@ enum {
 };
 
 /* Deepest nesting of tables, functions and metatables in one value (both
-** ways: whatever the encoder accepts, the decoder builds). */
-#define MAXDEPTH 1000
+** ways: whatever the encoder accepts, the decoder builds). The C API's
+** limit for table graphs is the same one, defined in include/gochan.h. */
+#define MAXDEPTH GOCHAN_MAX_DEPTH
 
 #endif

@@ -189,8 +189,9 @@ static int frozen__len (lua_State *L) {
   return 1;
 }
 
-/* next(shared, key) over a frozen table: the array part, then the nodes. */
-static int frozen__next (lua_State *L) {
+/* next(shared, key) over a frozen table, the function __pairs returns:
+** the array part, then the nodes. */
+static int frozen_pairsnext (lua_State *L) {
   uint32_t ti;
   struct frozen *f = checkfrozen(L, 1, &ti);
   const struct ftable *t = frozen_table(f, ti);
@@ -265,7 +266,7 @@ static void setmm (lua_State *L, struct fcache *c, int slots, int nested,
   lua_pushlightuserdata(L, c);
   lua_pushvalue(L, nested);
   lua_pushvalue(L, ring);
-  lua_pushcclosure(L, frozen__next, 4);       /* mt s c n next */
+  lua_pushcclosure(L, frozen_pairsnext, 4);   /* mt s c n next */
   lua_pushvalue(L, ring);
   luaL_setfuncs(L, frozen_mm, 5);
 }

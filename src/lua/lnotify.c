@@ -95,7 +95,7 @@ static int lnt_close (lua_State *L) {
 }
 
 /* __close: as close, but silent on a closed notifier (and on nil) */
-static int lnt__close (lua_State *L) {
+static int lnt_closequiet (lua_State *L) {
   struct notifier *n = (struct notifier *)lbox_to(L, 1);
   if (n) notifier_close(n);
   return 0;
@@ -118,7 +118,7 @@ void lnotify_meta (lua_State *L) {
   lbox_newmetatable(L, GOCHAN_NOTIFIER_MT);      /* mt */
   lua_pushcfunction(L, lnt__tostring);
   lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, lnt__close);
+  lua_pushcfunction(L, lnt_closequiet);
   lua_setfield(L, -2, "__close");
   lbox_setmethods(L, nt_methods);
   lua_pop(L, 1);

@@ -418,7 +418,7 @@ static int doselect (lua_State *L, struct selector *sel, struct ltask *lt,
                    sel ? selrparked : selparked);
   }
   else if (ctx) {
-    struct selwait sw = { cs, n, ws, -1 };
+    struct selwait sw = { .cs = cs, .n = n, .ws = ws, .chosen = -1 };
     sched_blocking("select");
     st = ctx_wait(ctx, GO_NEVER, "select", selw_begin, selw_finish, &sw);
     sched_blocking(NULL);

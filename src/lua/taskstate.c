@@ -215,8 +215,8 @@ static const char *const basenames[] = {
 /*
 ** The base library binds one name at a time: a task that reads 'assert'
 ** gets 'assert', one entry in its globals, not the 25 of luaopen_base
-** (which cost a task ~2 KB and ~35,000 instructions the first time it
-** read any of them). Every base function is a light C function, the same
+** (which cost a task memory and time the first time it read any of them:
+** bench/README.md). Every base function is a light C function, the same
 ** in every state, so their addresses are read once per process from a
 ** scratch state (written once under 'base_once', read-only afterwards).
 ** If that state could not be made, 'basefns' stays empty and a first

@@ -366,8 +366,8 @@ static void sub_handler (natsConnection *nc, natsSubscription *sub,
         break;
       } else {                  /* wait for room, or for conn_close */
         gochan_case cs[2] = {
-          { GOCHAN_SEND, s->ch, v, 0 }, { GOCHAN_RECV, c->done, gochan_nil(), 0 }
-        };
+          { .op = GOCHAN_SEND, .ch = s->ch, .value = v },
+          { .op = GOCHAN_RECV, .ch = c->done, .value = gochan_nil() } };
         size_t chosen;
         wire_api->select(cs, 2, -1, &chosen);
         if (cs[1].value.type != GOCHAN_NIL) wire_api->value_free(&cs[1].value);

@@ -71,7 +71,7 @@ static int natserror (lua_State *L, const char *what, natsStatus st) {
 /* nats.connect(url [, {name =, timeout =, reconnect_wait =,
 **   reconnect_buffer =}]) -> conn */
 static int lnats_connect (lua_State *L) {
-  struct nopts o = { luaL_checkstring(L, 1), NULL, 0, 0, -1 };
+  struct nopts o = { .url = luaL_checkstring(L, 1), .reconnect_buffer = -1 };
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     if (lua_getfield(L, 2, "name") != LUA_TNIL) {

@@ -38,6 +38,9 @@ struct nconn;
 struct njchan;                 /* jschan.c: a distributed channel */
 struct njpub;                  /* jschan.c: a send waiting for its ack */
 
+/* 'conn', 'mode' and 'ch' are fixed at creation; the rest is guarded by
+** conn->mu (a handler is given the natsSubscription, it does not read
+** 'sub'). */
 struct nsub {
   struct nsub *next;           /* conn->subs */
   struct nconn *conn;
@@ -49,7 +52,8 @@ struct nsub {
 };
 
 /* A channel of ours that went out in a value: 'subject' stands for it.
-** (A proxy passed on goes out under its own subject instead.) */
+** (A proxy passed on goes out under its own subject instead.) 'next' and
+** 'dead' are guarded by conn->mu; the rest is fixed at creation. */
 struct nexport {
   struct nexport *next;
   gochan_chan *ch;             /* one reference */
@@ -59,14 +63,16 @@ struct nexport {
 };
 
 /* A channel standing for another process's reply subject: the pump
-** thread publishes what is sent on it. */
+** thread publishes what is sent on it. 'next' is guarded by conn->mu;
+** the rest is fixed at creation. */
 struct nproxy {
   struct nproxy *next;
   gochan_chan *ch;             /* one reference */
   char subject[];
 };
 
-/* A request waiting for its reply: <prefix>r.<token> -> 'ch' (cap 1). */
+/* A request waiting for its reply: <prefix>r.<token> -> 'ch' (cap 1).
+** 'next' is guarded by conn->mu; the rest is fixed at creation. */
 struct npending {
   struct npending *next;
   uint64_t token;
@@ -74,11 +80,16 @@ struct npending {
 };
 
 /*
-** 'mu' guards every field below it. 'refs' counts the handle registry's
-** reference (dropped by conn_close) and each caller's (conn_get); the last
-** release destroys the natsConnection, so a call that holds a reference
-** may use 'nc' even after a close (the client then says it is closed).
-** Once 'closed' is set nothing is added to the lists.
+** 'mu' guards every field from 'closed' to 'jpubs' but 'js': that is made
+** under 'jmu' by the first conn:channel, before any channel is listed in
+** 'jchans', and is then fixed until the connection is destroyed (code that
+** found an open channel reads it without a lock). Fixed once conn_open
+** returns: 'id', 'nc', 'prefix', 'done', 'chans'. 'refs' counts
+** the handle registry's reference (dropped by conn_close) and each
+** caller's (conn_get); the last release destroys the natsConnection, so a
+** call that holds a reference may use 'nc' even after a close (the client
+** then says it is closed). Once 'closed' is set nothing is added to the
+** lists.
 */
 struct nconn {
   atomic_int refs;

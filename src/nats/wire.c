@@ -208,7 +208,7 @@ static const char *encval (struct enc *e, const gochan_value *v, int depth) {
 const char *wire_encode (struct wbuf *b, const gochan_value *v,
                          const struct wire_chans *ch, char *err,
                          size_t errlen) {
-  struct enc e = { b, { NULL, NULL, 0, 0 }, ch, err, errlen };
+  struct enc e = { .b = b, .ch = ch, .err = err, .errlen = errlen };
   const char *r = encval(&e, v, 0);
   free(e.seen.keys);
   free(e.seen.idx);
@@ -385,7 +385,8 @@ const char *wire_decode (const void *p, size_t n, enum wire_kind *kind,
                          gochan_value *out, const struct wire_chans *ch,
                          char *err, size_t errlen) {
   const unsigned char *s = p;
-  struct dec d = { s + 2, s + n, false, NULL, 0, ch, err, errlen };
+  struct dec d = { .p = s + 2, .end = s + n, .ch = ch, .err = err,
+                   .errlen = errlen };
   *out = gochan_nil();
   if (n < 2) return badn(&d, "message of %zu bytes (too short)", n);
   if (s[0] != WIRE_VERSION)
