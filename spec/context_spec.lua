@@ -8,13 +8,6 @@ local helper = require "spec.helper"
 
 local T = 5          -- timeout (seconds) for calls that should not wait long
 
--- Cancel 'cancel' from a task a moment from now (if the call under test
--- has not started waiting yet, it gives up on entry: the same outcome).
-local function cancel_soon (cancel, cause)
-  return gochan.go(function(c, why) gochan.sleep(0.02); c(why) end,
-                   cancel, cause)
-end
-
 describe("gochan.background()", function()
   it("is never done and has no deadline, values or done channel", function()
     local bg = gochan.background()
@@ -58,6 +51,18 @@ describe("gochan.with_cancel()", function()
     cancel2()
     assert.same({ n = 2, nil, false }, table.pack(c2:done():recv(0)))
   end)
+
+  for _, where in ipairs(helper.PLACES) do
+    it("wakes a recv on its done channel when canceled, from the " .. where, function()
+      local ctx, cancel = gochan.with_cancel()
+      local k = helper.when_blocked(where, "recv on gochan.chan", cancel, "stop")
+      assert.same({ n = 3, nil, false, "stop" }, helper.within(where, function(x)
+        local v, ok = x:done():recv(5)
+        return v, ok, x:cause()
+      end, ctx))
+      assert.is_true((k:join(T)))
+    end)
+  end
 
   it("keeps the cause, transferred", function()
     local ctx = gochan.with_cancel()
@@ -153,6 +158,19 @@ describe("gochan.with_timeout() and gochan.with_deadline()", function()
     assert.equal("context deadline exceeded", d:err())
   end)
 
+  for _, where in ipairs(helper.PLACES) do
+    it("close the done channel a recv waits on at the deadline, from the " .. where, function()
+      local t0 = gochan.now()                -- a task may start late, never early
+      local ctx = gochan.with_timeout(0.05)
+      local r = helper.within(where, function(x, start)
+        local v, ok = x:done():recv(5)
+        return v, ok, x:err(), gochan.now() - start
+      end, ctx, t0)
+      assert.same({ nil, false, "context deadline exceeded" }, { r[1], r[2], r[3] })
+      helper.assert_waited(r[4], 0.05)
+    end)
+  end
+
   it("are done at once with a deadline already past", function()
     assert.equal("context deadline exceeded", gochan.with_timeout(0):err())
     assert.equal("context deadline exceeded", gochan.with_timeout(-1):err())
@@ -241,11 +259,11 @@ describe("blocking calls with a context", function()
       it("ch:send gives up when the context is canceled while it waits", function()
         local ctx, cancel = gochan.with_cancel()
         local ch = gochan.chan()
-        local k = cancel_soon(cancel)
+        local k = helper.when_blocked(where, "send on gochan.chan", cancel)
         assert.same({ n = 2, false, "context canceled" },
           helper.within(where, function(c, x) return c:send("v", x) end, ch, ctx))
         assert.same({ nil, nil }, { ch:recv(0) })    -- nothing was sent
-        k:join(T)
+        assert.is_true((k:join(T)))
       end)
 
       it("ch:send gives up at once on a done context, even with room", function()
@@ -302,7 +320,7 @@ describe("blocking calls with a context", function()
         local ctx, cancel = gochan.with_cancel()
         local ch = gochan.chan(3)
         ch:send(1); ch:send(2)
-        local k = cancel_soon(cancel)
+        local k = helper.when_blocked(where, "recv on gochan.chan", cancel)
         local r = helper.within(where, function(c, x)
           local got = {}
           for v in c:range(x) do got[#got + 1] = v end
@@ -310,19 +328,19 @@ describe("blocking calls with a context", function()
         end, ch, ctx)
         assert.same({ 1, 2 }, r[1])
         assert.equal("context canceled", r[2])
-        k:join(T)
+        assert.is_true((k:join(T)))
       end)
 
       it("wg:wait gives up when the context is done", function()
         local ctx, cancel = gochan.with_cancel()
         local wg = gochan.waitgroup()
         wg:add(1)
-        local k = cancel_soon(cancel)
+        local k = helper.when_blocked(where, "wait on gochan.waitgroup", cancel)
         assert.same({ n = 2, false, "context canceled" },
           helper.within(where, function(w, x) return w:wait(x) end, wg, ctx))
         assert.same({ n = 2, false, "context canceled" },
           helper.within(where, function(w, x) w:done(); return w:wait(x) end, wg, ctx))
-        k:join(T)
+        assert.is_true((k:join(T)))
       end)
 
       it("task:join gives up when the context is done", function()
@@ -339,7 +357,7 @@ describe("blocking calls with a context", function()
         local ctx, cancel = gochan.with_cancel()
         local mu = gochan.mutex()
         mu:lock()
-        local k = cancel_soon(cancel)
+        local k = helper.when_blocked(where, "lock on gochan.mutex", cancel)
         assert.same({ n = 2, nil, "context canceled" },
           helper.within(where, function(m, x) return m:lock(x) end, mu, ctx))
         mu:unlock()
@@ -352,7 +370,7 @@ describe("blocking calls with a context", function()
         assert.same({ n = 1, true }, r)
         assert.is_true(mu:try_lock())
         mu:unlock()
-        k:join(T)
+        assert.is_true((k:join(T)))
       end)
 
       it("sleep returns true after the whole time, nil, err when cut short", function()
@@ -371,7 +389,7 @@ describe("blocking calls with a context", function()
       it("select gives up when the context is done, and not with default", function()
         local ctx, cancel = gochan.with_cancel()
         local ch = gochan.chan()
-        local k = cancel_soon(cancel)
+        local k = helper.when_blocked(where, "select", cancel)
         assert.same({ n = 2, nil, "context canceled" },
           helper.within(where, function(c, x)
             return gochan.select({ { "recv", c }, { "send", c, 1 } }, x)
@@ -380,7 +398,7 @@ describe("blocking calls with a context", function()
           helper.within(where, function(c, x)
             return gochan.select({ { "recv", c }, default = true }, x)
           end, ch, ctx))
-        k:join(T)
+        assert.is_true((k:join(T)))
       end)
 
       it("a done context's channel is a ready case in select", function()

@@ -269,28 +269,45 @@ describe("examples/shutdown.lua", function()
 end)
 
 -- The README's interactive session, typed into `lua5.4 -i -l gochan` on a
--- pseudo-terminal. The pauses let each blocking line start before the next
--- input (^C must reach a blocked call, not the prompt).
+-- pseudo-terminal. Each blocking line must have started before the next
+-- input (^C must reach a blocked call, not the prompt); nothing is timed,
+-- every wait is polled: the session itself waits until its task is blocked;
+-- the line before ^C writes the interpreter's pid, and the typist waits
+-- until that thread sleeps (/proc), then until the session's typescript
+-- (script -f: written as it goes) shows the interrupt.
 describe("the interactive interpreter", function()
   it("runs tasks, shows them, raises on deadlock, and survives Ctrl-C", function()
     if not os.execute("command -v script >/dev/null 2>&1") then
       pending("script(1) not installed") return
     end
+    local pidfile, typescript = os.tmpname(), os.tmpname()
+    local function wait_until (cond)       -- polled, TIMEOUT s at most
+      return ("n=0; until %s || [ $n -ge %d ]; do sleep 0.01; n=$((n+1)); done")
+        :format(cond, TIMEOUT * 100)
+    end
     local input = table.concat({
       [[printf '%s\n' 'ch = gochan.chan()' 't = gochan.go(function(c) return c:recv() end, ch)']],
-      "sleep 0.5",
+      [[printf '%s\n' 'repeat gochan.sleep(0.001) until gochan.tasks()[1].status == "blocked"']],
       [[printf '%s\n' 'for _, x in ipairs(gochan.tasks()) do']],
       [[printf '%s\n' '  print(x.id, x.status, x.waiting) end']],
       [[printf '%s\n' 'ch:send("hi")' 't:join(1)' 'ch:recv()']],
-      [[printf '%s\n' 'sleeper = gochan.go(gochan.sleep, 60)' 'ch:recv()']],
-      "sleep 1.5", [[printf '\003']], "sleep 0.5",
+      ([[printf '%%s\n' 'sleeper = gochan.go(gochan.sleep, 60)' ]]
+        .. [['io.open("%s", "w"):write(io.open("/proc/self/stat"):read("n")):close() ch:recv()']])
+        :format(pidfile),
+      wait_until("[ -s " .. q(pidfile) .. " ]"),
+      "pid=$(cat " .. q(pidfile) .. ")",
+      wait_until([=[[ "$(sed 's/.*) \([A-Z]\).*/\1/' /proc/$pid/task/$pid/stat)" != R ]]=]),
+      [[printf '\003']],
+      wait_until("grep -q interrupted " .. q(typescript)),
       [[printf '%s\n' 'print("still here", ch:try_send(1))' 'os.exit(0)']],
     }, "; ")
     -- `exec`: script(1) runs the command through $SHELL -c, and a shell
     -- left waiting in the terminal's foreground group dies of the ^C that
     -- the interpreter catches (exit 130), unless SIGINT was ignored already.
-    local out, _, code = sh(("(%s) | timeout %d script -qec %s /dev/null")
-      :format(input, TIMEOUT, q("exec " .. LUA .. " -i -l gochan")))
+    local out, _, code = sh(("(%s) | timeout %d script -qfec %s %s")
+      :format(input, TIMEOUT, q("exec " .. LUA .. " -i -l gochan"), q(typescript)))
+    os.remove(pidfile)
+    os.remove(typescript)
     out = out:gsub("\r", ""):gsub("\27%[%?2004[hl]", "")
     assert.are.equal(0, code)
     assert.truthy(out:find("\n1\tblocked\trecv on gochan.chan\n", 1, true), out)

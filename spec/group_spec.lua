@@ -87,6 +87,25 @@ describe("gochan.group", function()
       assert.is_true(most:get() >= 1 and most:get() <= 2, tostring(most:get()))
     end)
 
+    for _, where in ipairs(helper.PLACES) do
+      it("go waits for room, from the " .. where, function()
+        local g = gochan.group()
+        g:limit(1)
+        local gate = gochan.chan()
+        local first = g:go(function(c) return c:recv(5) end, gate)
+        local opener = helper.when_blocked(where, "select", function(c) c:close() end, gate)
+        local r = helper.within(where, function(gr, c)
+          local t = gr:go(function() return "second" end)
+          local _, open = c:try_recv()           -- false: closed before go returned
+          return open, select(2, t:join(5))
+        end, g, gate)
+        assert.same({ n = 2, false, "second" }, r)
+        assert.same({ true, nil, false }, { first:join(T) })
+        assert.is_true((opener:join(T)))
+        assert.is_true(g:wait(T))
+      end)
+    end
+
     it("try_go returns nil while the group is full", function()
       local g = gochan.group()
       g:limit(1)
@@ -133,6 +152,22 @@ describe("gochan.group", function()
   end)
 
   describe("g:wait()", function()
+    for _, where in ipairs(helper.PLACES) do
+      it("waits for a task that ends later, from the " .. where, function()
+        local g = gochan.group()
+        local gate = gochan.chan()
+        local t = g:go(function(c) return c:recv(5) end, gate)
+        local opener = helper.when_blocked(where, "wait on gochan.waitgroup",
+          function(c) c:close() end, gate)
+        assert.same({ n = 2, true, false }, helper.within(where, function(gr, c)
+          local ok = gr:wait(5)
+          return ok, select(2, c:try_recv())     -- false: closed before wait returned
+        end, g, gate))
+        assert.same({ true, nil, false }, { t:join(T) })
+        assert.is_true((opener:join(T)))
+      end)
+    end
+
     it("returns nil, 'timeout' while tasks still run, and the group goes on", function()
       local g = gochan.group()
       local gate = gochan.chan()

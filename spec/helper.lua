@@ -108,6 +108,61 @@ function M.wait_blocked (t, what, timeout)
   end
 end
 
+-- Polls (from a task, at most 'timeout' seconds, default 5) until the
+-- main state's thread sleeps in the kernel (state S in /proc): the way to
+-- know that the main state is blocked in a gochan call, which
+-- gochan.tasks() does not list. The main state's thread is the process's
+-- first thread (its id is the pid). A sleep there that is no gochan wait
+-- (a brief lock, under valgrind its scheduler) only makes the caller act
+-- early: before the wait, where every call under test has the same
+-- outcome (API.md: a call whose context is done on entry gives up at once).
+function M.wait_main_blocked (timeout)
+  local gochan = require "gochan"
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = f:read("l"):match("^(%d+)")
+  f:close()
+  local path = ("/proc/%s/task/%s/stat"):format(pid, pid)
+  local deadline = gochan.now() + (timeout or 5)
+  while true do
+    local st = assert(io.open(path))
+    local state = st:read("l"):match("^.*%) (%a)")
+    st:close()
+    if state == "S" then return end
+    if gochan.now() > deadline then
+      error(("the main state not blocked within %g s"):format(timeout or 5), 2)
+    end
+    gochan.sleep(0.001)
+  end
+end
+
+-- Starts a task that calls fn(...) once the call under test, made in
+-- 'where' (a PLACES entry) by M.within, is blocked: in the main state, its
+-- thread asleep (M.wait_main_blocked); in a task, a task other than this
+-- one shown as blocked on 'what' (e.g. "send on gochan.chan"). Returns the
+-- task (join it: it fails if the wait was never seen).
+function M.when_blocked (where, what, fn, ...)
+  local gochan = require "gochan"
+  return gochan.go(function(place, w, f, ...)
+    local helper = require "spec.helper"
+    if place == "main state" then
+      helper.wait_main_blocked()
+    else
+      local deadline = gochan.now() + 5
+      local found = false
+      repeat
+        for _, info in ipairs(gochan.tasks()) do
+          if info.status == "blocked" and info.waiting == w then found = true end
+        end
+        if not found then
+          assert(gochan.now() < deadline, "no task blocked on " .. w .. " within 5 s")
+          gochan.sleep(0.001)
+        end
+      until found
+    end
+    return f(...)
+  end, where, what, fn, ...)
+end
+
 -- Where a blocking call is specified from: every blocking call works from
 -- the main state (it waits on its thread) and from a task (it parks).
 M.PLACES = { "main state", "task" }

@@ -112,6 +112,21 @@ describe("gochan.nats distributed channels", function()
     assert.same({ "x" }, got)
   end)
 
+  for _, where in ipairs(helper.PLACES) do
+    it("recv waits for a value another connection sends, from the " .. where, function()
+      local name = fresh("wait")
+      local ch = conn:channel(name)
+      local sender = helper.when_blocked(where, "recv on gochan.chan",
+        function(c) return c:send("late", 5) end, other:channel(name))
+      local r = helper.within(where, function(c)
+        local v, ok = c:recv(5)
+        return v, ok, c:ack()
+      end, ch)
+      assert.same({ "late", true, true, n = 3 }, r)
+      assert.same({ true, true }, { sender:join(5) })
+    end)
+  end
+
   it("crosses to a task and works there", function()
     local name = fresh("task")
     local ch = conn:channel(name)

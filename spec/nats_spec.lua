@@ -120,11 +120,30 @@ describe("gochan.nats", function()
       cancel()
       other:publish("spec.sel.b", 2)
       other:publish("spec.sel.c", 3)
-      local got = {}
-      gochan.go(function(c) gochan.sleep(0.2); c:close() end, conn)
-      for x in ch:range() do got[#got + 1] = x end
+      local got, n = {}, gochan.atomic()
+      local closer = gochan.go(function(c, k)   -- once both have arrived
+        local deadline = gochan.now() + 5
+        while k:get() < 2 and gochan.now() < deadline do gochan.sleep(0.001) end
+        c:close()
+      end, conn, n)
+      for x in ch:range() do got[#got + 1] = x; n:add(1) end
       assert.same({ 2, 3 }, got)
+      assert.is_true((closer:join(5)))
     end)
+
+    for _, where in ipairs(helper.PLACES) do
+      it("gives a channel whose recv waits for a message, from the " .. where, function()
+        local ch = conn:subscribe("spec.wait")
+        local pub = helper.when_blocked(where, "recv on gochan.chan",
+          function(c) c:publish("spec.wait", { n = 7 }) end, other)
+        local r = helper.within(where, function(c, cn)
+          local v, ok = c:recv(5)
+          return v, ok, cn:flush(2)
+        end, ch, conn)
+        assert.same({ n = 3, { n = 7 }, true, true }, r)
+        assert.is_true((pub:join(5)))
+      end)
+    end
 
     it("works from a task, with the connection passed to it", function()
       local ch = conn:subscribe("spec.task")

@@ -126,15 +126,18 @@ describe("deadlock", function()
 end)
 
 describe("interrupt", function()
-  -- Starts 'prog' on the interrupt fixture, waits until it is about to
-  -- block, sends SIGINT, and returns its output and status.
+  -- Starts 'prog' on the interrupt fixture, waits until its main thread
+  -- sleeps in the recv (polled: the fixture's file says the recv is next,
+  -- then /proc says the thread is asleep), sends SIGINT, and returns its
+  -- output and status.
   local function interrupt (prog, timeout)
     local ready = tmpname()
     local cmd = ("%s timeout 30 sh -c %s 2>&1"):format(ENV, q(([[
       %s %s %s %s & pid=$!
       n=0
-      while [ ! -e %s ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
-      sleep 0.3
+      while [ ! -e %s ] && [ $n -lt 2000 ]; do sleep 0.005; n=$((n+1)); done
+      while [ "$(sed 's/.*) \([A-Z]\).*/\1/' /proc/$pid/task/$pid/stat 2>/dev/null)" = R ] \
+            && [ $n -lt 4000 ]; do sleep 0.005; n=$((n+1)); done
       kill -INT $pid
       wait $pid]]):format(prog, q(FIXTURES .. "interrupt.lua"), q(ready),
                           timeout or "", q(ready))))

@@ -48,7 +48,7 @@ describe("gochan.selector", function()
       it("gives up when its context is done, and not with default", function()
         local ctx, cancel = gochan.with_cancel()
         local ch = gochan.chan()
-        local k = gochan.go(function(f) gochan.sleep(0.02); f() end, cancel)
+        local k = helper.when_blocked(where, "select", cancel)
         assert.same({ n = 2, nil, "context canceled" },
           helper.within(where, function(c, x)
             local sel = gochan.selector { { "recv", c }, { "send", c, 1 } }
@@ -59,7 +59,7 @@ describe("gochan.selector", function()
             local sel = gochan.selector { { "recv", c }, default = true }
             return sel:select(x)
           end, ch, ctx))
-        k:join(T)
+        assert.is_true((k:join(T)))
       end)
 
       it("gives up at a context's deadline, and works with a live one", function()

@@ -949,15 +949,19 @@ describe("gochan.tasks()", function()
   it("shows a computing task as running with nothing to wait on", function()
     local stop = gochan.atomic()
     local t = gochan.go(function(s) while s:get() == 0 do end end, stop)
-    gochan.sleep(0.02)
+    local id = tonumber(tostring(t):match("#(%d+)"))
     local found
-    for _, e in ipairs(gochan.tasks()) do
-      if ("gochan.task #%d (running)"):format(e.id) == tostring(t) then found = e end
-    end
+    local deadline = gochan.now() + T
+    repeat                                -- until a worker runs it
+      for _, e in ipairs(gochan.tasks()) do
+        if e.id == id and e.status == "running" then found = e end
+      end
+      if not found then gochan.sleep(0.001) end
+    until found or gochan.now() > deadline
     stop:set(1)
     t:join(T)
     assert.is_not_nil(found)
-    assert.is_true(found.status == "running" or found.status == "runnable")
+    assert.equal("running", found.status)
     assert.is_nil(found.waiting)
   end)
 

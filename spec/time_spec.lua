@@ -62,6 +62,19 @@ describe("gochan.sleep", function()
 end)
 
 describe("gochan.after", function()
+  for _, where in ipairs(helper.PLACES) do
+    it("a recv on it waits for the duration, from the " .. where, function()
+      local r = helper.within(where, function()
+        local t0 = gochan.now()
+        local v, ok = gochan.after(0.05):recv(5)
+        return v, ok, gochan.now() - t0, t0
+      end)
+      assert.is_true(r[2])
+      assert.is_true(r[1] >= r[4] + 0.04, ("%f %f"):format(r[4], r[1]))
+      helper.assert_waited(r[3], 0.05)
+    end)
+  end
+
   it("returns a channel of capacity 1", function()
     local ch = gochan.after(10)
     assert.matches("^gochan%.chan", tostring(ch))
@@ -89,9 +102,12 @@ describe("gochan.after", function()
 
   it("keeps the value in the buffer until received", function()
     local ch = gochan.after(0.01)
-    gochan.sleep(0.05)
+    local deadline = gochan.now() + 0.01 + helper.SLACK
+    while #ch == 0 and gochan.now() < deadline do gochan.sleep(0.001) end
     assert.equal(1, #ch)
+    assert.equal(1, #ch)                  -- nothing takes it meanwhile
     assert.equal("number", type((ch:try_recv())))
+    assert.equal(0, #ch)
   end)
 
   it("fires at once for zero and negative durations", function()
@@ -130,6 +146,22 @@ describe("gochan.after", function()
 end)
 
 describe("gochan.ticker", function()
+  for _, where in ipairs(helper.PLACES) do
+    it("a recv on tk.c waits for each tick, from the " .. where, function()
+      local r = helper.within(where, function()
+        local tk = gochan.ticker(0.02)
+        local t0 = gochan.now()
+        local v1, ok1 = tk.c:recv(5)
+        local v2, ok2 = tk.c:recv(5)
+        tk:stop()
+        return ok1, ok2, v1 - t0, v2 - t0
+      end)
+      assert.same({ true, true }, { r[1], r[2] })
+      assert.is_true(r[3] >= 0.015 and r[4] >= 0.035 and r[4] > r[3],
+        ("%f %f"):format(r[3], r[4]))
+    end)
+  end
+
   it("has a channel 'c' of capacity 1", function()
     local tk = gochan.ticker(10)
     assert.equal(1, tk.c:cap())

@@ -76,8 +76,16 @@ describe("gochan.once", function()
         tasks[i] = gochan.go(function(oo, r, f)
           local first = oo:call(function()
             r:add(1)
-            gochan.sleep(0.02)            -- the others must wait for this
-            f:set(1)
+            -- the other seven are blocked in their call before this ends
+            local deadline, waiting = gochan.now() + 5, 0
+            while waiting < 7 and gochan.now() < deadline do
+              gochan.sleep(0.001)
+              waiting = 0
+              for _, info in ipairs(gochan.tasks()) do
+                if info.waiting == "call on gochan.once" then waiting = waiting + 1 end
+              end
+            end
+            f:set(waiting)
           end)
           return first, f:get()
         end, o, ran, finished)
@@ -86,7 +94,7 @@ describe("gochan.once", function()
       for i = 1, 8 do
         local ok, first, fin = tasks[i]:join(T)
         assert.is_true(ok)
-        assert.equal(1, fin)              -- returned after fn finished
+        assert.equal(7, fin)              -- returned after fn finished
         if first then firsts = firsts + 1 end
       end
       assert.equal(1, firsts)
@@ -235,25 +243,27 @@ describe("gochan.rwmutex", function()
 
   it("does not starve a writer behind a stream of readers", function()
     local rw = gochan.rwmutex()
-    local stop = gochan.atomic()
+    local stop, laps = gochan.atomic(), gochan.atomic()
     local readers = {}
     for i = 1, 4 do
-      readers[i] = gochan.go(function(r, s)
+      readers[i] = gochan.go(function(r, s, l)
         local n = 0
         while s:get() == 0 do
           r:rlock()
           gochan.sleep(0.001)             -- readers overlap: never all out
           r:runlock()
           n = n + 1
+          l:add(1)
         end
         return n
-      end, rw, stop)
+      end, rw, stop, laps)
     end
-    local writer = gochan.go(function(r)
-      gochan.sleep(0.02)                  -- the stream is flowing by now
+    local writer = gochan.go(function(r, l)
+      local deadline = gochan.now() + 5   -- until the stream is flowing
+      while l:get() < 8 and gochan.now() < deadline do gochan.sleep(0.001) end
       for _ = 1, 5 do r:lock(); r:unlock() end
-      return true
-    end, rw)
+      return l:get() >= 8
+    end, rw, laps)
     local ok, done = writer:join(T)
     stop:set(1)
     for i = 1, 4 do assert.is_true((readers[i]:join(T))) end
@@ -630,14 +640,15 @@ describe("once, rwmutex, cond and semaphore with a context", function()
     it("sem:acquire(k, ctx) and sem:acquire(ctx) give up with false, err, from the " .. where, function()
       local s = gochan.semaphore(2)
       s:acquire(2)
-      local r = helper.within(where, function(ss)
-        local ctx, cancel = gochan.with_cancel()
-        local peer = gochan.go(function(f) gochan.sleep(0.02); f() end, cancel)
-        local a, ea = ss:acquire(2, ctx)
-        local b, eb = ss:acquire(ctx)
-        return a, ea, b, eb, (peer:join(5))
-      end, s)
-      assert.same({ n = 5, false, "context canceled", false, "context canceled", true }, r)
+      local ctx, cancel = gochan.with_cancel()
+      local peer = helper.when_blocked(where, "acquire on gochan.semaphore", cancel)
+      local r = helper.within(where, function(ss, x)
+        local a, ea = ss:acquire(2, x)
+        local b, eb = ss:acquire(x)
+        return a, ea, b, eb
+      end, s, ctx)
+      assert.is_true((peer:join(T)))
+      assert.same({ n = 4, false, "context canceled", false, "context canceled" }, r)
       assert.matches("held=2", tostring(s))
     end)
 
