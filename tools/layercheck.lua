@@ -26,7 +26,7 @@ local LAYER = { core = 1, helpers = 2, types = 3, top = 4, sibling = 5 }
 
 -- src/lua files by layer (a header belongs where its .c does).
 local LUAFILES = {
-  helpers = { "lbox.c", "lbox.h", "lpark.c", "lpark.h",
+  helpers = { "lbox.c", "lbox.h", "lnames.c", "lpark.c", "lpark.h",
               "taskstate.c", "taskstate.h", "transfer.c", "transfer.h",
               "tencode.c", "tdecode.c", "tformat.h", "modindex.c",
               "modindex.h", "capi.c", "lapi.h" },

@@ -8,11 +8,20 @@
 --   ctx          the group's context (a child of the one given)
 --   wg           counts the tasks of the group that have not ended
 --   cell         a channel of capacity 1 that holds the group's one mutable
---                record { limit = n | false, tokens = ch | false, err, tb,
---                failed = bool }: whoever takes it out owns it until it is
---                sent back, so every change to it is atomic; it is empty only
---                while someone holds it (a short, never blocking, section)
+--                record { limit = n | false, tokens = ch | false }: whoever
+--                takes it out owns it until it is sent back, so every change
+--                to it is atomic; it is empty only while someone holds it (a
+--                short, never blocking, section)
 --   running      an atomic: the tasks started and not ended
+--   failed       an atomic, 0 until the first failure, then 1 for good: the
+--                task that sets it is the one whose failure the group keeps
+--   first        a channel of capacity 1: empty until that task puts the
+--                record { err, tb } of its failure there (before its wg:done,
+--                so wait finds it); a reader takes it out and sends it back
+--
+-- A task of the group ends its bookkeeping (G.run) with calls that never
+-- block: in a task that was canceled every blocking call raises, and the
+-- group would never learn that the task ended.
 --
 -- With a limit of n, 'tokens' is a channel of capacity n: a task of the
 -- group holds one of its slots while it runs (go sends before it starts the
@@ -34,15 +43,18 @@ G.mt = Group                           -- a field of the module: crosses by name
 
 local T = 3600                         -- the record is held for microseconds
 
--- Take the group's record (waits only for another holder's short section).
-local function take (g)
-  local rec, ok = g.cell:recv(T)
+-- Take the record out of 'cell' (g.cell or g.first): waits only for
+-- another holder's short section.
+local function take (cell)
+  local rec, ok = cell:recv(T)
   if not ok then error("gochan.group: the group's record was lost", 3) end
   return rec
 end
 
-local function put (g, rec)
-  g.cell:send(rec, T)
+-- Give it back: never blocks (the holder alone refills the empty cell), so
+-- it cannot raise in a task that was canceled meanwhile and lose the record.
+local function put (cell, rec)
+  if not cell:try_send(rec) then error("gochan.group: the group's record was doubled", 3) end
 end
 
 local function argerror (n, fname, msg)
@@ -70,12 +82,26 @@ function G.new (ctx)
   end
   local gctx = gochan.with_cancel(ctx)
   local cell = gochan.chan(1)
-  cell:send({ limit = false, tokens = false, failed = false }, T)
+  put(cell, { limit = false, tokens = false })
   local g = setmetatable({
     ctx = gctx, wg = gochan.waitgroup(), cell = cell,
-    running = gochan.atomic(0),
+    running = gochan.atomic(0), failed = gochan.atomic(0), first = gochan.chan(1),
   }, Group)
   return g, gctx
+end
+
+-- Keep the group's first failure, 'e' raised with traceback 'tb', in
+-- g.first (its setter alone sends there), and cancel the group's context
+-- with it as the cause. An error value that cannot cross between states
+-- is kept as join gives it: a string that says so. Never blocks.
+local function record (g, e, tb)
+  local ok, refusal = pcall(g.first.try_send, g.first, { err = e, tb = tb })
+  if not ok then
+    e = ("(error object is a %s value that cannot cross: %s)"):format(
+      type(e), (refusal:gsub("%(at value%.err", "(at error", 1)))
+    g.first:try_send({ err = e, tb = tb })
+  end
+  g.ctx:cancel(e)
 end
 
 -- The body of every task of a group: runs fn(...), and when it ends
@@ -92,12 +118,7 @@ function G.run (g, tokens, fn, ...)
   if tokens then tokens:try_recv() end
   g.running:add(-1)
   if not r[1] then
-    local rec = take(g)
-    if not rec.failed then
-      rec.failed, rec.err, rec.tb = true, r[2], tb
-    end
-    put(g, rec)
-    g.ctx:cancel(r[2])
+    if g.failed:cas(0, 1) then record(g, r[2], tb) end
     g.wg:done()
     error(r[2], 0)
   end
@@ -134,9 +155,9 @@ end
 function Group:go (fn, ...)
   checkgroup(self, "go")
   checkfn(fn, "go")
-  local rec = take(self)
+  local rec = take(self.cell)
   local tokens = rec.tokens
-  put(self, rec)
+  put(self.cell, rec)
   if tokens then
     local done = self.ctx:done()
     local i = gochan.select { { "send", tokens, true }, { "recv", done } }
@@ -149,9 +170,9 @@ end
 function Group:try_go (fn, ...)
   checkgroup(self, "try_go")
   checkfn(fn, "try_go")
-  local rec = take(self)
+  local rec = take(self.cell)
   local tokens = rec.tokens
-  put(self, rec)
+  put(self.cell, rec)
   if tokens and not tokens:try_send(true) then return nil end
   return start(self, tokens, fn, ...)
 end
@@ -164,16 +185,16 @@ function Group:limit (n)
       (math.type(n) == "float" and "float" or typename(n)))
   end
   if n == 0 then argerror(1, "limit", "limit must be positive or negative, got 0") end
-  local rec = take(self)
+  local rec = take(self.cell)
   local running = self.running:get()
   if running ~= 0 then
-    put(self, rec)
+    put(self.cell, rec)
     error(("gochan.group: limit changed while %d tasks of the group are running")
       :format(running), 2)
   end
   if n < 0 then rec.limit, rec.tokens = false, false
   else rec.limit, rec.tokens = n, gochan.chan(n) end
-  put(self, rec)
+  put(self.cell, rec)
 end
 
 --- g:wait([timeout | ctx]) -> true | false, err, traceback | nil, err
@@ -182,10 +203,10 @@ function Group:wait (arg)
   local ok, err = self.wg:wait(arg)
   if not ok then return nil, err or "timeout" end
   self.ctx:cancel()                    -- every task ended: the context is done
-  local rec = take(self)
-  put(self, rec)
-  if rec.failed then return false, rec.err, rec.tb end
-  return true
+  if self.failed:get() == 0 then return true end
+  local rec = take(self.first)
+  put(self.first, rec)
+  return false, rec.err, rec.tb
 end
 
 function Group:__tostring ()

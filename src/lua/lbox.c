@@ -335,6 +335,22 @@ struct obj *lbox_check (lua_State *L, int arg, enum objtype t) {
   return *box;
 }
 
+bool lbox_collected (lua_State *L, int idx, unsigned kinds) {
+  struct box *bx = (struct box *)lua_touserdata(L, idx);
+  if (!bx || lua_rawlen(L, idx) != sizeof *bx || bx->magic != BOXMAGIC ||
+      bx->o || !lua_getmetatable(L, idx))
+    return false;                             /* mt: an emptied box's */
+  bool found = false;
+  for (int t = 1; t < OBJ_NTYPES && !found; t++) {
+    if (!(kinds & (1u << t)) || !gettypes()[t].mt) continue;
+    luaL_getmetatable(L, gettypes()[t].mt);   /* mt typemt */
+    found = lua_rawequal(L, -1, -2);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return found;
+}
+
 const char *lbox_typename (lua_State *L, int idx) {
   const char *name;
   int tt = luaL_getmetafield(L, idx, "__name");   /* pushes unless nil */
@@ -344,7 +360,6 @@ const char *lbox_typename (lua_State *L, int idx) {
   if (tt != LUA_TNIL) lua_pop(L, 1);
   return name;
 }
-
 
 /* ---- proxies of frozen tables ---- */
 
@@ -553,7 +568,7 @@ void lg_optwait (lua_State *L, int arg, int64_t *deadline,
   }
   struct obj *o = lbox_to(L, arg);
   if (!o || o->type != OBJ_CONTEXT)
-    luaL_typeerror(L, arg, "number or gochan.context");
+    lbox_typeerror(L, arg, 1u << OBJ_CONTEXT, "number or gochan.context");
   *deadline = GO_NEVER;
   *ctx = (struct context *)o;
 }
@@ -562,7 +577,7 @@ struct context *lg_optctx (lua_State *L, int arg) {
   if (lua_isnoneornil(L, arg)) return NULL;
   struct obj *o = lbox_to(L, arg);
   if (!o || o->type != OBJ_CONTEXT)
-    luaL_typeerror(L, arg, "gochan.context");
+    lbox_typeerror(L, arg, 1u << OBJ_CONTEXT, "gochan.context");
   return (struct context *)o;
 }
 

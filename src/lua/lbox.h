@@ -8,6 +8,7 @@
 #ifndef LBOX_H
 #define LBOX_H
 
+#include <stdbool.h>
 #include <lua.h>
 #include <lauxlib.h>
 #include "core.h"
@@ -60,6 +61,26 @@ struct obj *lbox_to (lua_State *L, int idx);
 /* The object of type 't' in the box at 'arg', or a standard "bad
 ** argument"/"bad self" error (no string compare on the fast path). */
 struct obj *lbox_check (lua_State *L, int arg, enum objtype t);
+/* Whether the value at 'idx' is a box of a type in 'kinds' (a mask of
+** 1u << enum objtype) that its __gc, called by hand, emptied. */
+bool lbox_collected (lua_State *L, int idx, unsigned kinds);
+/* Raise the error for the value at 'arg', which is not a live object of
+** a type in 'kinds': "object already collected" for an emptied box of one
+** of them (lbox_collected), else luaL_typeerror's "(<expected> expected,
+** got X)". */
+int lbox_typeerror (lua_State *L, int arg, unsigned kinds,
+                    const char *expected);
+/*
+** Names in error messages. lbox_pushquoted: push the string at 'idx'
+** quoted as string.format's %q does (the whole string: an embedded zero
+** is shown, not an end). lbox_pushname: push it as 'name' for a message,
+** or quoted as %q does when it holds a zero byte (which '%s' would cut).
+** Both return the pushed string. lbox_isname: whether the string at 'idx'
+** is exactly 'name' (a zero byte in it is no end, as strcmp makes it).
+*/
+const char *lbox_pushquoted (lua_State *L, int idx);
+const char *lbox_pushname (lua_State *L, int idx);
+bool lbox_isname (lua_State *L, int idx, const char *name);
 /* The type name luaL_typeerror would print for the value at 'idx'
 ** ("gochan.chan", "number", ...). */
 const char *lbox_typename (lua_State *L, int idx);

@@ -65,6 +65,8 @@ static int lgochan_background (lua_State *L) {
 ** of the next argument. */
 static struct context *optparent (lua_State *L, int *next) {
   struct context *p = testctx(L, 1);
+  if (!p && lbox_collected(L, 1, 1u << OBJ_CONTEXT))
+    luaL_argerror(L, 1, "object already collected");
   *next = p ? 2 : 1;
   return p ? p : ctx_background();
 }

@@ -21,7 +21,7 @@
 
 static struct frozen *checkfrozen (lua_State *L, int idx, uint32_t *t) {
   struct frozen *f = lbox_tofrozen(L, idx, t);
-  if (!f) luaL_typeerror(L, idx, GOCHAN_FROZEN_MT);
+  if (!f) lbox_typeerror(L, idx, 1u << OBJ_FROZEN, GOCHAN_FROZEN_MT);
   return f;
 }
 
@@ -333,8 +333,9 @@ static int refuse (struct walk *w, const char *what, int askey) {
         luaL_addchar(&b, '.');
         luaL_addlstring(&b, s, len);
       }
-      else {
-        lua_pushfstring(L, "[\"%s\"]", s);
+      else {                                  /* the whole key, as %q */
+        lua_pushfstring(L, "[%s]", lbox_pushquoted(L, k));
+        lua_remove(L, -2);
         luaL_addvalue(&b);
       }
     }
@@ -529,7 +530,7 @@ static void thawtable (lua_State *L, const struct rd *r, struct frozen *f,
 static int lgochan_thaw (lua_State *L) {
   uint32_t ti;
   struct frozen *f = lbox_tofrozen(L, 1, &ti);
-  if (!f) return luaL_typeerror(L, 1, GOCHAN_FROZEN_MT);
+  if (!f) return lbox_typeerror(L, 1, 1u << OBJ_FROZEN, GOCHAN_FROZEN_MT);
   lua_settop(L, 1);
   lua_newtable(L);                            /* shared memo */
   struct rd r = { .from = 1 };

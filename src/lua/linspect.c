@@ -215,8 +215,8 @@ static void on_sigquit (int sig) {
 void linspect_checkconfig (lua_State *L) {
   int tt = lua_getfield(L, 1, "sigquit");
   if (tt != LUA_TNIL && !(tt == LUA_TBOOLEAN && !lua_toboolean(L, -1)) &&
-      !(tt == LUA_TSTRING && (strcmp(lua_tostring(L, -1), "dump") == 0 ||
-                              strcmp(lua_tostring(L, -1), "default") == 0)))
+      !(tt == LUA_TSTRING && (lbox_isname(L, -1, "dump") ||
+                              lbox_isname(L, -1, "default"))))
     luaL_argerror(L, 1, "'sigquit' must be \"dump\", \"default\" or false");
   lua_pop(L, 1);
   if (lua_getfield(L, 1, "busy_warn") != LUA_TNIL) {
@@ -231,7 +231,7 @@ void linspect_checkconfig (lua_State *L) {
 void linspect_applyconfig (lua_State *L) {
   int tt = lua_getfield(L, 1, "sigquit");
   if (tt != LUA_TNIL) {
-    bool dump = tt == LUA_TSTRING && strcmp(lua_tostring(L, -1), "dump") == 0;
+    bool dump = tt == LUA_TSTRING && lbox_isname(L, -1, "dump");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = dump ? on_sigquit : SIG_DFL;

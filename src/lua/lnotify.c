@@ -60,11 +60,17 @@ static int lnt_fd (lua_State *L) {
 
 /* nt:watch(ch [, "recv"|"send"]) -> nt; watching again adds the direction */
 static int lnt_watch (lua_State *L) {
-  static const char *const dirs[] = { "recv", "send", NULL };
   struct notifier *n = checkopen(L);
   checkchan(L, 2);
-  int d = luaL_checkoption(L, 3, "recv", dirs);
-  watch(L, n, 2, d == 0 ? NOTE_RECV : NOTE_SEND);
+  bool send = false;                /* luaL_checkoption, but whole strings */
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checkstring(L, 3);
+    send = lbox_isname(L, 3, "send");
+    if (!send && !lbox_isname(L, 3, "recv"))
+      return luaL_argerror(L, 3, lua_pushfstring(L, "invalid option %s",
+                                                 lbox_pushname(L, 3)));
+  }
+  watch(L, n, 2, send ? NOTE_SEND : NOTE_RECV);
   lua_settop(L, 1);
   return 1;
 }

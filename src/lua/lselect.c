@@ -77,36 +77,9 @@ static size_t selsize (int n) {
          + (size_t)n * sizeof(struct waiter);
 }
 
-/* Push the string at 'idx' quoted as string.format's %q does (the whole
-** string: an embedded zero is shown, not an end). */
-static const char *pushquoted (lua_State *L, int idx) {
-  size_t len;
-  const unsigned char *s = (const unsigned char *)lua_tolstring(L, idx, &len);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  luaL_addchar(&b, '"');
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = s[i];
-    if (c == '"' || c == '\\' || c == '\n') {
-      luaL_addchar(&b, '\\');
-      luaL_addchar(&b, (char)c);
-    }
-    else if (c < 0x20 || c == 0x7f) {       /* iscntrl in the C locale */
-      char buff[8];
-      bool digit = i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9';
-      snprintf(buff, sizeof buff, digit ? "\\%03d" : "\\%d", (int)c);
-      luaL_addstring(&b, buff);
-    }
-    else luaL_addchar(&b, (char)c);
-  }
-  luaL_addchar(&b, '"');
-  luaL_pushresult(&b);
-  return lua_tostring(L, -1);
-}
-
 static int caseerror (lua_State *L, int i, const char *what, int idx) {
   const char *got = lua_type(L, idx) == LUA_TSTRING
-    ? pushquoted(L, idx)
+    ? lbox_pushquoted(L, idx)
     : lbox_typename(L, idx);
   return luaL_argerror(L, CASES,
                        lua_pushfstring(L, "case %d: %s expected, got %s",
@@ -182,11 +155,8 @@ static void checkfields (lua_State *L, const struct selnames *nm,
       continue;
     }
     lua_pop(L, 1);                            /* key */
-    size_t klen = 0;
-    const char *key = kt == LUA_TSTRING ? lua_tolstring(L, -1, &klen) : NULL;
-    if (!key) key = luaL_tolstring(L, -1, NULL);
-    else if (memchr(key, '\0', klen)) key = pushquoted(L, -1);  /* whole */
-    else key = lua_pushfstring(L, "'%s'", key);
+    const char *key = kt == LUA_TSTRING ? lbox_pushname(L, -1)
+                                        : luaL_tolstring(L, -1, NULL);
     luaL_argerror(L, CASES, lua_pushfstring(L, "unexpected field %s", key));
   }
   int dt = lua_type(L, DEFAULT);

@@ -473,10 +473,11 @@ static int lgochan_spawn (lua_State *L) {
   lua_pushnil(L);
   while (lua_next(L, 1)) {                    /* unknown options raise */
     lua_pop(L, 1);
-    const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-    if (strcmp(k, "name") != 0 && strcmp(k, "memlimit") != 0) {
-      if (lua_type(L, -1) == LUA_TSTRING)
-        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option '%s'", k));
+    bool str = lua_type(L, -1) == LUA_TSTRING;
+    if (!(str && (lbox_isname(L, -1, "name") || lbox_isname(L, -1, "memlimit")))) {
+      if (str)
+        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option %s",
+                                                   lbox_pushname(L, -1)));
       return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option (a %s key)",
                                                  luaL_typename(L, -1)));
     }
@@ -605,10 +606,10 @@ static void checksettings (lua_State *L) {
     int ok = 0;
     if (lua_type(L, -1) == LUA_TSTRING)
       for (int i = 0; known[i] && !ok; i++)
-        ok = strcmp(lua_tostring(L, -1), known[i]) == 0;
+        ok = lbox_isname(L, -1, known[i]);
     if (!ok) {
       if (lua_type(L, -1) == LUA_TSTRING)
-        luaL_argerror(L, 1, lua_pushfstring(L, "unknown setting '%s'", lua_tostring(L, -1)));
+        luaL_argerror(L, 1, lua_pushfstring(L, "unknown setting %s", lbox_pushname(L, -1)));
       luaL_argerror(L, 1, lua_pushfstring(L, "unknown setting (a %s key)", luaL_typename(L, -1)));
     }
   }

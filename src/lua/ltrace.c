@@ -14,7 +14,10 @@
 
 /* gochan.trace_start(path) */
 static int lgochan_trace_start (lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
+  if (strlen(path) != len)             /* fopen would open a shorter name */
+    return luaL_argerror(L, 1, "path contains a zero byte");
   int err = 0;
   switch (trace_start(path, &err)) {           /* raises nothing */
     case TRACE_OK: return 0;

@@ -308,7 +308,8 @@ static const luaL_Reg rw_methods[] = {
 static int lgochan_cond (lua_State *L) {
   struct obj *lock = lbox_to(L, 1);
   if (!lock || (lock->type != OBJ_MUTEX && lock->type != OBJ_RWMUTEX))
-    return luaL_typeerror(L, 1, "gochan.mutex or gochan.rwmutex");
+    return lbox_typeerror(L, 1, 1u << OBJ_MUTEX | 1u << OBJ_RWMUTEX,
+                          "gochan.mutex or gochan.rwmutex");
   struct obj **box = lbox_new(L, OBJ_COND);        /* box */
   struct gcond *c = cond_new(lock);
   if (!c) return lg_raise(L, GO_NOMEM);
@@ -485,6 +486,8 @@ static int lsem_acquire (lua_State *L) {
   lg_checkcancel(L);
   struct gsem *s = checksem(L, 1);
   struct obj *o2 = lbox_to(L, 2);
+  if (!o2 && lbox_collected(L, 2, 1u << OBJ_CONTEXT))
+    return luaL_argerror(L, 2, "object already collected");
   if (o2 && o2->type == OBJ_CONTEXT) {              /* acquire(ctx) */
     lua_settop(L, 2);
     lua_pushnil(L);

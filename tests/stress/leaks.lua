@@ -7,7 +7,8 @@
 -- it, and a second loop then looks flat.) In a testing build
 -- (gochan.core._live) each child also shows that every core object it made
 -- was freed: the live count is back to what it was before its loop.
--- args: chan waitgroup mutex atomic ticker task
+-- args: chan waitgroup mutex atomic ticker task context timeout cond rwmutex
+-- semaphore once timer after_func notifier selector frozen group
 
 package.path = (arg[0]:match("^(.*/)") or "./") .. "?.lua;" .. package.path
 local S = require "common"
@@ -20,6 +21,12 @@ local N = S.scaled(1000000, 1000)
 local NTASK = S.scaled(100000, 100)           -- tasks cost ~100x an object
 
 local function empty () end
+-- What the kinds share, made once: a parent context that lives on, the
+-- lock of the conds, the channel the notifiers watch, the selector's cases.
+local PARENT = gochan.with_cancel()
+local LOCK = gochan.mutex()
+local WATCHED = gochan.chan(1)
+local CASES = { { "recv", WATCHED }, default = true }
 
 -- kind -> { n, make }: make(i) makes one object and drops it.
 local KINDS = {
@@ -32,8 +39,33 @@ local KINDS = {
     local ok = gochan.go(empty):join(S.WAIT)
     if ok ~= true then S.fail("task", "join of an empty task gave %s", tostring(ok)) end
   end },
+  context = { N, function (i)                  -- canceled, dropped live, valued
+    local c, cancel = gochan.with_cancel(PARENT)
+    if i % 2 == 0 then cancel() end
+    gochan.with_value(c, "k", i):done()
+  end },
+  timeout = { N, function () gochan.with_timeout(PARENT, 3600) end },
+  cond = { N, function () gochan.cond(LOCK) end },
+  rwmutex = { N, function () gochan.rwmutex():rlock() end },
+  semaphore = { N, function () gochan.semaphore(2):acquire() end },
+  once = { N, function () gochan.once():call(empty) end },
+  timer = { N, function () gochan.timer(3600):stop() end },
+  after_func = { N, function () gochan.after_func(3600, empty):stop() end },
+  notifier = { N, function (i)                 -- closed, or dropped open
+    local nt = gochan.notifier(WATCHED)
+    if i % 2 == 0 then nt:close() end
+  end },
+  selector = { N, function () gochan.selector(CASES) end },
+  frozen = { N, function (i) gochan.freeze({ i, { s = "x" .. i } })[2].s:len() end },
+  group = { S.scaled(25000, 100), function ()   -- a group task costs ~2 tasks
+    local g = gochan.group()
+    g:go(empty)
+    if g:wait(S.WAIT) ~= true then S.fail("group", "wait of an empty task failed") end
+  end },
 }
-local ORDER = { "chan", "waitgroup", "mutex", "atomic", "ticker", "task" }
+local ORDER = { "chan", "waitgroup", "mutex", "atomic", "ticker", "task", "context",
+                "timeout", "cond", "rwmutex", "semaphore", "once", "timer", "after_func",
+                "notifier", "selector", "frozen", "group" }
 
 local function heap ()
   collectgarbage()

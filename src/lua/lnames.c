@@ -1,0 +1,57 @@
+/*
+** lnames.c: names in the binding's error messages (lbox.h says what each
+** helper does): a string quoted whole, as string.format's %q does, so a
+** zero byte in an option or a key is shown rather than ending it there;
+** an object collected by hand named so rather than by its type.
+*/
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include "lbox.h"
+
+const char *lbox_pushquoted (lua_State *L, int idx) {
+  size_t len;
+  const unsigned char *s = (const unsigned char *)lua_tolstring(L, idx, &len);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addchar(&b, '"');
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = s[i];
+    if (c == '"' || c == '\\' || c == '\n') {
+      luaL_addchar(&b, '\\');
+      luaL_addchar(&b, (char)c);
+    }
+    else if (c < 0x20 || c == 0x7f) {       /* iscntrl in the C locale */
+      char buff[8];
+      bool digit = i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9';
+      snprintf(buff, sizeof buff, digit ? "\\%03d" : "\\%d", (int)c);
+      luaL_addstring(&b, buff);
+    }
+    else luaL_addchar(&b, (char)c);
+  }
+  luaL_addchar(&b, '"');
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
+const char *lbox_pushname (lua_State *L, int idx) {
+  size_t len;
+  const char *s = lua_tolstring(L, idx, &len);
+  if (memchr(s, '\0', len)) return lbox_pushquoted(L, idx);
+  return lua_pushfstring(L, "'%s'", s);
+}
+
+bool lbox_isname (lua_State *L, int idx, const char *name) {
+  size_t len;
+  const char *s = lua_tolstring(L, idx, &len);
+  return s && len == strlen(name) && memcmp(s, name, len) == 0;
+}
+
+int lbox_typeerror (lua_State *L, int arg, unsigned kinds,
+                    const char *expected) {
+  if (lbox_collected(L, arg, kinds))
+    return luaL_argerror(L, arg, "object already collected");
+  return luaL_typeerror(L, arg, expected);
+}
