@@ -44,9 +44,13 @@ describe("gochan.group", function()
             return err
           end, gctx)
           local ok, err, tb = g:wait(5)
-          return ok, err, type(tb), gctx:err(), select(2, waited:join(5))
+          return ok, err, tb, gctx:err(), select(2, waited:join(5))
         end)
-        assert.same({ n = 5, false, "first", "string", "context canceled", "context canceled" }, r)
+        local tb = r[3]
+        -- join's shape: the message, then the traceback from where it was
+        -- raised down to the task's function (none of the group's frames)
+        assert.same({ n = 5, false, "first\n" .. tb, tb, "context canceled", "context canceled" }, r)
+        assert.matches("^stack traceback:\n\t%[C%]: in function 'error'\n\tspec/group_spec.lua:%d+: in function <spec/group_spec.lua:%d+>$", tb)
       end)
 
       it("keeps the first error when several tasks fail", function()

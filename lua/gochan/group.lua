@@ -33,6 +33,7 @@ local error, getmetatable, setmetatable, type, xpcall =
       error, getmetatable, setmetatable, type, xpcall
 local pack, unpack = table.pack, table.unpack
 local traceback = debug.traceback
+local find, sub = string.find, string.sub
 
 local G = {}
 
@@ -94,14 +95,43 @@ end
 -- g.first (its setter alone sends there), and cancel the group's context
 -- with it as the cause. An error value that cannot cross between states
 -- is kept as join gives it: a string that says so. Never blocks.
-local function record (g, e, tb)
-  local ok, refusal = pcall(g.first.try_send, g.first, { err = e, tb = tb })
+-- A string error is kept as the message followed by the traceback, as
+-- join gives it, except a cancel of the task ('canceled': join gives
+-- "canceled..." alone); the context's cause is the message alone.
+local function record (g, e, tb, canceled)
+  local ok, refusal = pcall(g.first.try_send, g.first,
+    { err = (type(e) == "string" and not canceled) and e .. "\n" .. tb or e, tb = tb })
   if not ok then
     e = ("(error object is a %s value that cannot cross: %s)"):format(
       type(e), (refusal:gsub("%(at value%.err", "(at error", 1)))
-    g.first:try_send({ err = e, tb = tb })
+    g.first:try_send({ err = e .. "\n" .. tb, tb = tb })
   end
   g.ctx:cancel(e)
+end
+
+-- The traceback of an error in a group's task, from where it was raised
+-- down to the task's function: the frames of G.run below it (the xpcall
+-- and G.run itself) are the group's, not the program's, and join's
+-- traceback of a task ends at the task's function too.
+local function tasktraceback ()
+  local tb = traceback(nil, 3)
+  local cut, from = nil, 1
+  while true do                        -- the last xpcall: G.run's own
+    local i = find(tb, "\n\t[C]: in function 'xpcall'", from, true)
+    if not i then break end
+    cut, from = i, i + 1
+  end
+  return cut and sub(tb, 1, cut - 1) or tb
+end
+
+-- Whether 'e', which ends a task of a group, is the task's own cancel
+-- (task:cancel: the string "canceled" or "canceled: <cause>", perhaps
+-- raised again with a position): the task is canceled (its context,
+-- canceled only by that while it runs) and the message says so.
+local function iscancel (e)
+  if type(e) ~= "string" or gochan.context():err() == nil then return false end
+  return e == "canceled" or find(e, "^canceled: ") ~= nil or find(e, ": canceled$") ~= nil
+      or find(e, ": canceled: ") ~= nil
 end
 
 -- The body of every task of a group: runs fn(...), and when it ends
@@ -112,13 +142,13 @@ end
 function G.run (g, tokens, fn, ...)
   local tb
   local r = pack(xpcall(fn, function (e)
-    tb = traceback(nil, 2)
+    tb = tasktraceback()
     return e
   end, ...))
   if tokens then tokens:try_recv() end
   g.running:add(-1)
   if not r[1] then
-    if g.failed:cas(0, 1) then record(g, r[2], tb) end
+    if g.failed:cas(0, 1) then record(g, r[2], tb, iscancel(r[2])) end
     g.wg:done()
     error(r[2], 0)
   end
