@@ -50,7 +50,8 @@ describe("gochan.group", function()
         -- join's shape: the message, then the traceback from where it was
         -- raised down to the task's function (none of the group's frames)
         assert.same({ n = 5, false, "first\n" .. tb, tb, "context canceled", "context canceled" }, r)
-        assert.matches("^stack traceback:\n\t%[C%]: in function 'error'\n\tspec/group_spec.lua:%d+: in function <spec/group_spec.lua:%d+>$", tb)
+        assert.matches("^stack traceback:\n\t%[C%]: in function 'error'\n"
+                       .. "\tspec/group_spec.lua:%d+: in function <spec/group_spec.lua:%d+>$", tb)
       end)
 
       it("keeps the first error when several tasks fail", function()
