@@ -32,8 +32,9 @@ local gochan = require "gochan.core"   -- (the table `require "gochan"` is)
 local error, getmetatable, setmetatable, type, xpcall =
       error, getmetatable, setmetatable, type, xpcall
 local pack, unpack = table.pack, table.unpack
-local traceback = debug.traceback
+local traceback, getregistry = debug.traceback, debug.getregistry
 local find, sub = string.find, string.sub
+local RETHROWN = "gochan.rethrown"      -- LTASK_RETHROWN in src/lua/ltypes.h
 
 local G = {}
 
@@ -150,6 +151,8 @@ function G.run (g, tokens, fn, ...)
   if not r[1] then
     if g.failed:cas(0, 1) then record(g, r[2], tb, iscancel(r[2])) end
     g.wg:done()
+    -- the task fails with its own traceback, not this line's (ltask.c)
+    getregistry()[RETHROWN] = { r[2], tb }
     error(r[2], 0)
   end
   g.wg:done()

@@ -2,6 +2,8 @@
 -- traceback went on into the group's own frames (xpcall, gochan.group.run),
 -- where API.md says the first failure is "shaped as join gives it": the
 -- message followed by the traceback, which ends at the task's function.
+-- The task's own join and report gave the traceback of the line in the
+-- group's code that raised the failure again.
 local gochan = require "gochan"
 
 local T = 5
@@ -10,12 +12,12 @@ describe("g:wait's failure", function()
   it("is shaped as join gives the same failure", function()
     local function fail (n) if n == 0 then error("deep") end fail(n - 1) end
     local g = gochan.group()
-    g:go(fail, 2)
+    local t = g:go(fail, 2)
     local ok, err, tb = g:wait(T)
     local jok, jerr, jtb = gochan.go(fail, 2):join(T)
-    -- the same lines but for the line of `gochan.go` vs `g:go`: none
     assert.same({ jok, jerr, jtb }, { ok, err, tb })
     assert.is_nil(tb:find("group.lua", 1, true))
+    assert.same({ jok, jerr, jtb }, { t:join(T) })   -- the task's own join
   end)
 
   it("keeps a cancel's message alone, as join does", function()

@@ -56,7 +56,7 @@ bool ltask_endedbycancel (struct ltask *lt) {
 void ltask_cancelresults (struct ltask *lt, struct tvalue **res,
                           int *nres) {
   lua_State *L = lt->co;                      /* ... err */
-  luaL_traceback(L, L, NULL, 0);              /* before the stack unwinds */
+  ltask_pushtraceback(L, lua_gettop(L));      /* before the stack unwinds */
   size_t tblen;
   const char *tb = lua_tolstring(L, -1, &tblen);
   const char *msg = task_cancelmsg(lt->t);

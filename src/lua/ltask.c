@@ -150,6 +150,30 @@ static int describe_error (lua_State *L) {
   return 1;
 }
 
+/* Push the traceback of the failure 'L' (a task's thread) ended with, the
+** error object at 'eidx': taken now, before the stack unwinds, unless Lua
+** code caught that failure and raised it again (gochan.group's run does),
+** leaving the traceback of where it first happened in the registry as
+** { err, tb } (LTASK_RETHROWN) just before; then that one, so the report
+** and join show where it happened, not where it was raised again. */
+void ltask_pushtraceback (lua_State *L, int eidx) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LTASK_RETHROWN) == LUA_TTABLE) {
+    lua_rawgeti(L, -1, 1);                      /* rec err */
+    bool same = lua_rawequal(L, -1, eidx);
+    lua_rawgeti(L, -2, 2);                      /* rec err tb */
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LTASK_RETHROWN);   /* used once */
+    if (same && lua_type(L, -1) == LUA_TSTRING) {
+      lua_replace(L, -3);                       /* tb err */
+      lua_pop(L, 1);
+      return;
+    }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+  luaL_traceback(L, L, NULL, 0);
+}
+
 /*
 ** The results of a failed task, for join: its error value, then the stack
 ** traceback (taken before the stack unwinds). A string error is its
@@ -166,7 +190,7 @@ static void fail_results (struct ltask *lt, struct tvalue **res, int *nres) {
   int eidx = lua_gettop(L);                     /* the error object */
   int et = lua_type(L, eidx);
   const void *ep = lua_topointer(L, eidx);
-  luaL_traceback(L, L, NULL, 0);                /* before the stack unwinds */
+  ltask_pushtraceback(L, eidx);                 /* before the stack unwinds */
   char *tb = dupstring(L);
   struct tvalue ev = TVALUE_NIL;
   bool packed = et != LUA_TSTRING && transfer_pack(L, eidx, &ev, "error");

@@ -97,6 +97,13 @@ extern const luaL_Reg lcancel_funcs[];        /* context */
 int ltask_cancel (lua_State *L);              /* task:cancel([cause]) */
 struct ltask;
 struct tvalue;
+/* The registry field where Lua code that caught a task's failure and
+** raises it again leaves { err, traceback } of where it first happened. */
+#define LTASK_RETHROWN "gochan.rethrown"
+/* Push the traceback of the failure the task's thread 'L' ended with
+** (error object at 'eidx'): LTASK_RETHROWN's when it holds that error,
+** else the thread's stack as it is now. */
+void ltask_pushtraceback (lua_State *L, int eidx);
 /* The task's thread holds the error it ended with: is it its cancel? */
 bool ltask_endedbycancel (struct ltask *lt);
 /* Such a task's results for join (its message and traceback); closes its
