@@ -29,8 +29,8 @@
 
 local gochan = require "gochan.core"   -- (the table `require "gochan"` is)
 
-local error, getmetatable, setmetatable, type, xpcall =
-      error, getmetatable, setmetatable, type, xpcall
+local error, getmetatable, pcall, setmetatable, type, xpcall =
+      error, getmetatable, pcall, setmetatable, type, xpcall
 local pack, unpack = table.pack, table.unpack
 local traceback, getregistry = debug.traceback, debug.getregistry
 local find, sub = string.find, string.sub
@@ -59,14 +59,33 @@ local function put (cell, rec)
   if not cell:try_send(rec) then error("gochan.group: the group's record was doubled", 3) end
 end
 
-local function argerror (n, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+-- Raise "bad argument #n to 'fname' (msg)" at the line that called the
+-- method or function 'fname' of this module: 'depth' is how many of this
+-- file's functions are between it and argerror (0: it called argerror).
+local function argerror (n, fname, msg, depth)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3 + (depth or 0))
 end
 
 local function typename (v)
   local mt = getmetatable(v)
   if type(mt) == "table" and type(mt.__name) == "string" then return mt.__name end
   return type(v)
+end
+
+-- Contexts: their metatable, and a method that raises only for a context
+-- whose __gc was called by hand (its box emptied).
+local Context = getmetatable(gochan.background())
+local ctxerr = Context.__index.err
+
+-- Check the context 'v' given as argument #n of 'fname' ('depth': as
+-- argerror's, for checkctx's caller): a live gochan.context, else
+-- "<expected> expected, got X" or "object already collected", as the C
+-- calls that take one say.
+local function checkctx (v, n, fname, expected, depth)
+  if getmetatable(v) ~= Context then
+    argerror(n, fname, expected .. " expected, got " .. typename(v), depth + 1)
+  end
+  if not pcall(ctxerr, v) then argerror(n, fname, "object already collected", depth + 1) end
 end
 
 local function checkgroup (g, fname)
@@ -79,9 +98,7 @@ end
 
 --- gochan.group([ctx]) -> g, gctx
 function G.new (ctx)
-  if ctx ~= nil and typename(ctx) ~= "gochan.context" then
-    argerror(1, "group", "gochan.context expected, got " .. typename(ctx))
-  end
+  if ctx ~= nil then checkctx(ctx, 1, "group", "gochan.context", 0) end
   local gctx = gochan.with_cancel(ctx)
   local cell = gochan.chan(1)
   put(cell, { limit = false, tokens = false })
@@ -177,7 +194,7 @@ local function checkfn (fn, fname)
   if type(fn) ~= "function" then
     local mt = getmetatable(fn)
     if not (type(mt) == "table" and mt.__call ~= nil) then
-      argerror(1, fname, "function expected, got " .. (fn == nil and "no value" or typename(fn)))
+      argerror(1, fname, "function expected, got " .. (fn == nil and "no value" or typename(fn)), 1)
     end
   end
 end
@@ -230,9 +247,23 @@ function Group:limit (n)
   put(self.cell, rec)
 end
 
+-- The argument of wait: nil, a number of seconds >= 0 or a live context,
+-- checked here so that an error points at wait's caller (the waitgroup's
+-- wait would point at this file); the same words as the C calls.
+local function checkwait (arg)
+  if arg == nil then return end
+  if type(arg) == "number" then
+    if arg ~= arg then argerror(1, "wait", "number expected, got nan", 1) end
+    if arg < 0 then argerror(1, "wait", "non-negative number expected, got number", 1) end
+    return
+  end
+  checkctx(arg, 1, "wait", "number or gochan.context", 1)
+end
+
 --- g:wait([timeout | ctx]) -> true | false, err, traceback | nil, err
 function Group:wait (arg)
   checkgroup(self, "wait")
+  checkwait(arg)
   local ok, err = self.wg:wait(arg)
   if not ok then return nil, err or "timeout" end
   self.ctx:cancel()                    -- every task ended: the context is done

@@ -38,7 +38,9 @@ static const struct gochan_lapi lent = {
   .notifier_clear = gochan_notifier_clear,
   .notifier_free = gochan_notifier_free,
   .pushchan = gochan_pushchan, .tochan = gochan_tochan,
-  .chan_ready = chan_ready
+  .chan_ready = chan_ready,
+  .pushquoted = lbox_pushquoted, .pushname = lbox_pushname,
+  .isname = lbox_isname
 };
 
 void lapi_lend (lua_State *L) {

@@ -8,6 +8,7 @@
 #ifndef LAPI_H
 #define LAPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "gochan.h"
@@ -18,7 +19,7 @@
 #define GOCHAN_LAPI_KEY "gochan.lapi"
 /* Bumped when an entry changes meaning; entries are only ever appended,
 ** and 'size' says how many a given core.so has. */
-#define GOCHAN_LAPI_VERSION 2
+#define GOCHAN_LAPI_VERSION 3
 
 struct gochan_lapi {
   unsigned version;
@@ -52,6 +53,14 @@ struct gochan_lapi {
   ** ready now: GOCHAN_SEND on an unbuffered channel means a receiver
   ** waits (or one that gave up, until the next try drops it). */
   int (*chan_ready) (gochan_chan *c);
+  /* version 3 */
+  /* Names in error messages, as the binding's own (src/lua/lbox.h:
+  ** lbox_pushquoted, lbox_pushname, lbox_isname): a string pushed quoted
+  ** whole, as %q does; pushed as 'name', or quoted when it holds a zero
+  ** byte; whether the string at 'idx' is exactly 'name'. */
+  const char *(*pushquoted) (lua_State *L, int idx);
+  const char *(*pushname) (lua_State *L, int idx);
+  bool (*isname) (lua_State *L, int idx, const char *name);
 };
 
 /* Store the table in the registry of 'L' (module.c, at every open). */

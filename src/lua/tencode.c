@@ -153,14 +153,21 @@ static void pushwhat (lua_State *L, int idx) {
   }
 }
 
-/* Put "cannot transfer <what> (at <root><path>)" in the error slot. */
+/* Put "cannot transfer <what> (at <root><path>)" in the error slot; for
+** a gochan object whose __gc was called by hand, "cannot transfer <what>:
+** object already collected (at ...)", the words its methods use. */
 static int refuse (struct enc *en, int idx, const char *root, const char *why) {
   lua_State *L = en->L;
   struct scratch *s = en->s;
   luaL_checkstack(L, 30, NULL);
   int top = lua_gettop(L);
   lua_pushliteral(L, "cannot transfer ");
-  if (why) lua_pushstring(L, why); else pushwhat(L, idx);
+  if (why) lua_pushstring(L, why);
+  else {
+    pushwhat(L, idx);
+    if (lbox_collected(L, idx, ~0u))          /* an emptied box of any type */
+      lua_pushliteral(L, ": object already collected");
+  }
   lua_pushfstring(L, " (at %s", root);
   int npath = s->npath < s->pathcap ? s->npath : s->pathcap;
   for (int i = 0; i < npath; i++) {

@@ -52,10 +52,9 @@ static const char *checksubject (lua_State *L, int arg, bool wild) {
   size_t n;
   const char *s = luaL_checklstring(L, arg, &n);
   const char *why = subject_problem(s, n, wild);
-  if (why) {
-    lua_pushfstring(L, "invalid subject '%s': %s", s, why);
-    luaL_argerror(L, arg, lua_tostring(L, -1));
-  }
+  if (why)                        /* the subject whole, a zero byte and all */
+    luaL_argerror(L, arg, lua_pushfstring(L, "invalid subject %s: %s",
+                                          wire_api->pushname(L, arg), why));
   return s;
 }
 
@@ -71,39 +70,17 @@ static int natserror (lua_State *L, const char *what, natsStatus st) {
 /* nats.connect(url [, {name =, timeout =, reconnect_wait =,
 **   reconnect_buffer =}]) -> conn */
 static int lnats_connect (lua_State *L) {
-  struct nopts o = { .url = luaL_checkstring(L, 1), .reconnect_buffer = -1 };
-  if (!lua_isnoneornil(L, 2)) {
-    luaL_checktype(L, 2, LUA_TTABLE);
-    if (lua_getfield(L, 2, "name") != LUA_TNIL) {
-      if (!lua_isstring(L, -1))
-        luaL_argerror(L, 2, "'name' must be a string");
-      o.name = lua_tostring(L, -1);
-    }
-    static const char *const secs[] = { "timeout", "reconnect_wait" };
-    int64_t *dst[] = { &o.timeout_ms, &o.reconnect_wait_ms };
-    for (int i = 0; i < 2; i++) {
-      if (lua_getfield(L, 2, secs[i]) != LUA_TNIL) {
-        if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) > 0) ||
-            lua_tonumber(L, -1) > 1e6)
-          luaL_argerror(L, 2, lua_pushfstring(L,
-                        "'%s' must be a positive number of seconds", secs[i]));
-        *dst[i] = (int64_t)(lua_tonumber(L, -1) * 1000 + 0.5);
-        if (*dst[i] == 0) *dst[i] = 1;
-      }
-      lua_pop(L, 1);
-    }
-    if (lua_getfield(L, 2, "reconnect_buffer") != LUA_TNIL) {
-      if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
-          lua_tointeger(L, -1) > (1 << 30))
-        luaL_argerror(L, 2, "'reconnect_buffer' must be a non-negative "
-                      "integer (bytes)");
-      o.reconnect_buffer = (int)lua_tointeger(L, -1);
-    }
-    lua_pop(L, 1);
-  }
-  if (!strstr(o.url, "://") && !strchr(o.url, ':'))
+  size_t n;
+  const char *url = luaL_checklstring(L, 1, &n);
+  if (strlen(url) != n)                       /* the client would cut it */
+    return luaL_argerror(L, 1, "URL contains a zero byte");
+  if (!strstr(url, "://") && !strchr(url, ':'))
     return luaL_argerror(L, 1, lua_pushfstring(L, "invalid NATS URL '%s' "
-                         "(expected nats://host:port)", o.url));
+                         "(expected nats://host:port)", url));
+  struct nopts o;
+  const char *why = nopts_connect(L, 2, &o);
+  if (why) return luaL_argerror(L, 2, why);
+  o.url = url;
   char err[256];
   struct nconn *c = conn_open(&o, err, sizeof err);
   if (!c) return luaL_error(L, "cannot connect to NATS at '%s': %s", o.url, err);
@@ -157,34 +134,12 @@ static int lconn_raw (lua_State *L) {
   return 0;
 }
 
-/* The options of subscribe and serve: {queue =, cap =}. */
-static void subopts (lua_State *L, int arg, const char **queue, size_t *cap) {
-  *queue = NULL;
-  *cap = 256;
-  if (lua_isnoneornil(L, arg)) return;
-  luaL_checktype(L, arg, LUA_TTABLE);
-  if (lua_getfield(L, arg, "queue") != LUA_TNIL) {
-    size_t n;
-    const char *q = lua_tolstring(L, -1, &n);
-    if (!q || lua_type(L, -1) != LUA_TSTRING || n == 0 ||
-        strcspn(q, " \t\r\n") != n || strlen(q) != n)
-      luaL_argerror(L, arg, "'queue' must be a non-empty name without spaces");
-    *queue = q;                  /* stays on the stack, so stays valid */
-  } else lua_pop(L, 1);
-  if (lua_getfield(L, arg, "cap") != LUA_TNIL) {
-    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
-        (lua_Unsigned)lua_tointeger(L, -1) > GOCHAN_CHAN_MAX_CAP)
-      luaL_argerror(L, arg, "'cap' must be a positive integer");
-    *cap = (size_t)lua_tointeger(L, -1);
-  }
-  lua_pop(L, 1);
-}
-
 static int subscribe (lua_State *L, enum nsub_mode mode) {
   const char *subj = checksubject(L, 2, true);
   const char *queue;
   size_t cap;
-  subopts(L, 3, &queue, &cap);
+  const char *why = nopts_sub(L, 3, &queue, &cap);
+  if (why) return luaL_argerror(L, 3, why);
   struct nconn *c = checkconn(L, 1);
   gochan_chan *ch = NULL;
   natsStatus st = conn_subscribe(c, subj, queue, cap, mode, &ch);
@@ -425,6 +380,17 @@ static int lnats_subject_problem (lua_State *L) {
   return 1;
 }
 
+/* nats._subopts_problem(opts) -> nil | reason: serve's options, checked
+** before it subscribes (so its error names serve, at its caller). */
+static int lnats_subopts_problem (lua_State *L) {
+  const char *queue;
+  size_t cap;
+  const char *why = nopts_sub(L, 1, &queue, &cap);
+  if (!why) return 0;
+  lua_pushstring(L, why);
+  return 1;
+}
+
 /* The name of a distributed channel at 'arg' (a bad one raises). */
 static const char *checkjname (lua_State *L, int arg) {
   size_t n;
@@ -439,25 +405,10 @@ static const char *checkjname (lua_State *L, int arg) {
 ** metatable is the module's Chan. */
 static int lconn_channel (lua_State *L) {
   const char *name = checkjname(L, 2);
-  size_t cap = 0;
-  int64_t ackwait_ms = 0;
-  if (!lua_isnoneornil(L, 3)) {
-    luaL_checktype(L, 3, LUA_TTABLE);
-    if (lua_getfield(L, 3, "cap") != LUA_TNIL) {
-      if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
-          lua_tointeger(L, -1) > (INT64_C(1) << 31))
-        luaL_argerror(L, 3, "'cap' must be a positive integer");
-      cap = (size_t)lua_tointeger(L, -1);
-    }
-    if (lua_getfield(L, 3, "ack_wait") != LUA_TNIL) {
-      if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) >= 0.05) ||
-          lua_tonumber(L, -1) > 86400)
-        luaL_argerror(L, 3, "'ack_wait' must be a number of seconds "
-                      "from 0.05 to 86400");
-      ackwait_ms = (int64_t)(lua_tonumber(L, -1) * 1000 + 0.5);
-    }
-    lua_pop(L, 2);
-  }
+  size_t cap;
+  int64_t ackwait_ms;
+  const char *why = nopts_channel(L, 3, &cap, &ackwait_ms);
+  if (why) return luaL_argerror(L, 3, why);
   struct nconn *c = checkconn(L, 1);
   gochan_chan *rc = NULL;
   size_t have = 0;
@@ -553,6 +504,7 @@ static const luaL_Reg conn_meta[] = {
 static const luaL_Reg funcs[] = {
   {"connect", lnats_connect}, {"_encode", lnats_encode},
   {"_decode", lnats_decode}, {"_subject_problem", lnats_subject_problem},
+  {"_subopts_problem", lnats_subopts_problem},
   {NULL, NULL}
 };
 

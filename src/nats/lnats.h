@@ -122,13 +122,26 @@ struct nconn {
                                   by a handler */
 };
 
-/* Connection options (lnats.c reads them from Lua). */
+/* Connection options (nopts.c reads them from Lua). */
 struct nopts {
   const char *url, *name;
   int64_t timeout_ms;          /* connect timeout; <= 0: the client's */
   int64_t reconnect_wait_ms;   /* <= 0: the client's */
   int reconnect_buffer;        /* bytes; < 0: the client's */
 };
+
+/* nopts.c: the option table at 'arg' (none or nil: the defaults) of
+** connect, of subscribe and serve ({queue =, cap =}) and of channel ({cap
+** =, ack_wait =}), read into the out-parameters. NULL, or why it is wrong
+** (an unknown key, a bad value, a zero byte in a string), for the caller
+** to raise as argument 'arg': nothing has been done yet. A table that is
+** not one raises luaL_checktype's error. Strings given out (the name, the
+** queue) stay valid while the table is on the stack. */
+const char *nopts_connect (lua_State *L, int arg, struct nopts *o);
+const char *nopts_sub (lua_State *L, int arg, const char **queue,
+                       size_t *cap);
+const char *nopts_channel (lua_State *L, int arg, size_t *cap,
+                           int64_t *ackwait_ms);
 
 /* Connect; NULL with the reason in 'err' (the client's words). */
 struct nconn *conn_open (const struct nopts *o, char *err, size_t errlen);

@@ -32,6 +32,13 @@ local function argerror(n, fname, msg)
   error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
 end
 
+-- 'name' for a message, or quoted whole as %q does when it holds a zero
+-- byte (as the C calls name a subject: '%s' would show it cut there).
+local function showname(s)
+  if s:find("\0", 1, true) then return ("%q"):format(s) end
+  return "'" .. s .. "'"
+end
+
 local function callable(f)
   if type(f) == "function" then return true end
   local mt = getmetatable(f)
@@ -68,7 +75,7 @@ function Conn.__index.serve(self, subject, fn, opts)
   end
   local why = core._subject_problem(subject, true)
   if why then
-    argerror(1, "serve", ("invalid subject '%s': %s"):format(subject, why))
+    argerror(1, "serve", ("invalid subject %s: %s"):format(showname(subject), why))
   end
   if not callable(fn) then
     argerror(2, "serve", "function expected, got " .. type(fn))
@@ -76,6 +83,8 @@ function Conn.__index.serve(self, subject, fn, opts)
   if opts ~= nil and type(opts) ~= "table" then
     argerror(3, "serve", "table expected, got " .. type(opts))
   end
+  why = core._subopts_problem(opts)     -- an unknown key, a bad value
+  if why then argerror(3, "serve", why) end
   local ch = self:_requests(subject, opts)
   return gochan.go(serveloop, self, ch, fn)
 end
