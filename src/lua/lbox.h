@@ -64,6 +64,10 @@ struct obj *lbox_check (lua_State *L, int arg, enum objtype t);
 /* Whether the value at 'idx' is a box of a type in 'kinds' (a mask of
 ** 1u << enum objtype) that its __gc, called by hand, emptied. */
 bool lbox_collected (lua_State *L, int idx, unsigned kinds);
+/* For __tostring: if the value at 'idx' is a box its __gc emptied (called
+** by hand), push "<type name> (collected)" (as a closed file prints
+** "file (closed)") and return true; else push nothing, return false. */
+bool lbox_pushcollected (lua_State *L, int idx);
 /* Raise the error for the value at 'arg', which is not a live object of
 ** a type in 'kinds': "object already collected" for an emptied box of one
 ** of them (lbox_collected), else luaL_typeerror's "(<expected> expected,

@@ -311,6 +311,7 @@ static int lchan_dropped (lua_State *L) {
 
 /* gochan.chan(cap=4, len=1) 0x... (", closed" once closed) */
 static int lchan__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   struct chan *c = checkchan(L, 1);
   lua_pushfstring(L, "gochan.chan(cap=%I, len=%I%s) %p",
                   (lua_Integer)chan_cap(c), (lua_Integer)chan_len(c),

@@ -222,6 +222,7 @@ static int lctx_cancel (lua_State *L) {
 
 /* gochan.context(background) 0x..., (live), (context canceled) ... */
 static int lctx__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   struct context *c = checkctx(L, 1);
   const char *state = c == ctx_background() ? "background"
                     : ctx_err(c) == CTX_CANCELED ? "context canceled"

@@ -239,6 +239,7 @@ static int frozen__eq (lua_State *L) {
 }
 
 static int frozen__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   uint32_t ti;
   struct frozen *f = checkfrozen(L, 1, &ti);
   lua_pushfstring(L, "%s: %p", GOCHAN_FROZEN_MT,

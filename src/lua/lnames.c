@@ -55,3 +55,15 @@ int lbox_typeerror (lua_State *L, int arg, unsigned kinds,
     return luaL_argerror(L, arg, "object already collected");
   return luaL_typeerror(L, arg, expected);
 }
+
+bool lbox_pushcollected (lua_State *L, int idx) {
+  if (!lbox_collected(L, idx, ~0u)) return false;
+  int tt = luaL_getmetafield(L, idx, "__name");   /* pushes unless nil */
+  if (tt != LUA_TSTRING) {
+    if (tt != LUA_TNIL) lua_pop(L, 1);
+    lua_pushliteral(L, "gochan object");
+  }
+  lua_pushfstring(L, "%s (collected)", lua_tostring(L, -1));
+  lua_remove(L, -2);
+  return true;
+}

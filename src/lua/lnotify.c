@@ -108,6 +108,7 @@ static int lnt_closequiet (lua_State *L) {
 }
 
 static int lnt__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   struct notifier *n = checknt(L);
   if (notifier_isclosed(n)) lua_pushliteral(L, "gochan.notifier (closed)");
   else lua_pushfstring(L, "gochan.notifier (fd %d, %d watched)",

@@ -111,6 +111,7 @@ static int lwg_go (lua_State *L) {
 }
 
 static int lwg__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   struct waitgroup *wg = checkwg(L, 1);
   lua_pushfstring(L, "gochan.waitgroup(count=%I) %p",
                   (lua_Integer)wg_count(wg), (void *)wg);
@@ -212,6 +213,7 @@ static int lcloser__close (lua_State *L) {
 }
 
 static int lmutex__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   struct gmutex *m = checkmutex(L, 1);
   lua_pushfstring(L, "gochan.mutex(%s) %p",
                   mutex_islocked(m) ? "locked" : "unlocked", (void *)m);
@@ -265,6 +267,7 @@ static int latomic_cas (lua_State *L) {
 }
 
 static int latomic__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   struct gatomic *a = checkatomic(L, 1);
   lua_pushfstring(L, "gochan.atomic(%I) %p",
                   (lua_Integer)gatomic_get(a), (void *)a);

@@ -604,6 +604,7 @@ static int ltask_status (lua_State *L) {
 }
 
 static int ltask__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   struct task *t = checktask(L, 1);
   lua_pushfstring(L, "gochan.task #%I (%s)", (lua_Integer)t->id, statusname(t));
   return 1;

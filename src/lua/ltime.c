@@ -139,6 +139,7 @@ static int lticker__index (lua_State *L) {
 }
 
 static int lticker__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   lua_pushfstring(L, "gochan.ticker %p", (void *)checkticker(L, 1));
   return 1;
 }
@@ -203,6 +204,7 @@ static int ltimer__index (lua_State *L) {
 }
 
 static int ltimer__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   lua_pushfstring(L, "gochan.timer %p", (void *)checktimer(L, 1));
   return 1;
 }

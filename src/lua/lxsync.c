@@ -128,6 +128,7 @@ static int lonce_call (lua_State *L) {
 }
 
 static int lonce__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   struct gonce *o = checkonce(L, 1);
   static const char *const names[] = { "new", "running", "done" };
   lua_pushfstring(L, "gochan.once(%s) %p", names[once_state(o)], (void *)o);
@@ -283,6 +284,7 @@ static int lrwrcloser__close (lua_State *L) {
 }
 
 static int lrw__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   struct grwmutex *rw = checkrw(L, 1);
   int64_t readers = rw_readers(rw);
   if (rw_islocked(rw))
@@ -428,6 +430,7 @@ static int lcond_broadcast (lua_State *L) {
 }
 
 static int lcond__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   struct gcond *c = checkcond(L, 1);
   lua_pushfstring(L, "gochan.cond(%s, waiters=%I) %p",
                   cond_lock(c)->type == OBJ_MUTEX ? "mutex" : "rwmutex",
@@ -538,6 +541,7 @@ static int lsem_release (lua_State *L) {
 }
 
 static int lsem__tostring (lua_State *L) {
+  if (lbox_pushcollected(L, 1)) return 1;
   struct gsem *s = checksem(L, 1);
   lua_pushfstring(L, "gochan.semaphore(size=%I, held=%I) %p",
                   (lua_Integer)sem_size(s), (lua_Integer)sem_held(s),
