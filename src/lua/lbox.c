@@ -75,12 +75,22 @@ static struct boxstats *getstats (lua_State *L) {
 }
 
 /* __gc of every box: drop the box's reference. The box is left empty so a
-** resurrected box can never release twice. */
+** resurrected box can never release twice, and leaves the cache (called by
+** hand, it is still there: a push of 'o', or of a new object given o's
+** memory, would find it empty; a collection has cleared it already). */
 static int lbox__gc (lua_State *L) {
   struct obj **box = (struct obj **)lua_touserdata(L, 1);
   if (box && *box) {
     struct obj *o = *box;
     *box = NULL;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CACHEKEY) == LUA_TTABLE) {
+      if (lua_rawgetp(L, -1, o) == LUA_TUSERDATA && lua_touserdata(L, -1) == box) {
+        lua_pushnil(L);
+        lua_rawsetp(L, -3, o);                /* cache[o] = nil: no allocation */
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
     obj_release(o);
     struct boxstats *cs = getstats(L);
     if (cs && cs->live > 0) cs->live--;
@@ -349,16 +359,6 @@ bool lbox_collected (lua_State *L, int idx, unsigned kinds) {
   }
   lua_pop(L, 1);
   return found;
-}
-
-const char *lbox_typename (lua_State *L, int idx) {
-  const char *name;
-  int tt = luaL_getmetafield(L, idx, "__name");   /* pushes unless nil */
-  if (tt == LUA_TSTRING) name = lua_tostring(L, -1);  /* the mt anchors it */
-  else if (lua_type(L, idx) == LUA_TLIGHTUSERDATA) name = "light userdata";
-  else name = luaL_typename(L, idx);
-  if (tt != LUA_TNIL) lua_pop(L, 1);
-  return name;
 }
 
 /* ---- proxies of frozen tables ---- */

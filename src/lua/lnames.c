@@ -2,7 +2,8 @@
 ** lnames.c: names in the binding's error messages (lbox.h says what each
 ** helper does): a string quoted whole, as string.format's %q does, so a
 ** zero byte in an option or a key is shown rather than ending it there;
-** an object collected by hand named so rather than by its type.
+** an object collected by hand named so rather than by its type; the type
+** name a value shows in a message.
 */
 #include <stdbool.h>
 #include <stdio.h>
@@ -66,4 +67,14 @@ bool lbox_pushcollected (lua_State *L, int idx) {
   lua_pushfstring(L, "%s (collected)", lua_tostring(L, -1));
   lua_remove(L, -2);
   return true;
+}
+
+const char *lbox_typename (lua_State *L, int idx) {
+  const char *name;
+  int tt = luaL_getmetafield(L, idx, "__name");   /* pushes unless nil */
+  if (tt == LUA_TSTRING) name = lua_tostring(L, -1);  /* the mt anchors it */
+  else if (lua_type(L, idx) == LUA_TLIGHTUSERDATA) name = "light userdata";
+  else name = luaL_typename(L, idx);
+  if (tt != LUA_TNIL) lua_pop(L, 1);
+  return name;
 }
