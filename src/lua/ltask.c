@@ -44,6 +44,8 @@ static struct task *checktask (lua_State *L, int arg) {
 static _Thread_local __attribute__((tls_model("initial-exec")))
 lua_State *volatile running_co;   /* this worker's coroutine in a slice */
 
+#define PREEMPT_RETRY 1000   /* VM instructions between tries to yield */
+
 static void preempt_hook (lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
@@ -52,6 +54,10 @@ static void preempt_hook (lua_State *L, lua_Debug *ar) {
   if (t && sched_should_yield()) {
     struct ltask *lt = t->ud;
     if (L == lt->co && lua_isyieldable(L)) lua_yield(L, 0);
+    /* not here (a comparator of table.sort, a metamethod called from C):
+    ** the monitor signals once per slice, so ask again a little later
+    ** rather than let the slice (and a cancel) go unanswered */
+    lua_sethook(L, preempt_hook, LUA_MASKCOUNT, PREEMPT_RETRY);
   }
 }
 
@@ -273,6 +279,10 @@ static int task_run (struct task *t) {
   int nres, st;
   lt->parking = false;
   running_co = co;
+  /* a request made before 'co' was known (the signal found no coroutine:
+  ** building the state and decoding the arguments are part of the slice)
+  ** is still on: set the hook now, or the slice would never be preempted */
+  if (sched_should_yield()) lua_sethook(co, preempt_hook, LUA_MASKCOUNT, 1);
   if (!lt->started) {
     lt->started = true;
     st = lua_resume(co, NULL, lt->nargs, &nres);
