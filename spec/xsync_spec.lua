@@ -192,35 +192,43 @@ describe("gochan.rwmutex", function()
     rw:unlock()
   end)
 
-  for _, where in ipairs(helper.PLACES) do
-    it("lock() waits for the readers to leave, from the " .. where, function()
-      local rw = gochan.rwmutex()
-      rw:rlock()
-      local peer = gochan.go(function(r) r:runlock() end, rw)
-      assert.same({ n = 1, true }, helper.within(where, function(r)
-        r:lock()
-        local held = not r:try_rlock()
-        r:unlock()
-        return held
-      end, rw))
-      assert.is_true((peer:join(T)))
-    end)
+  describe("rw:lock()", function()
+    for _, where in ipairs(helper.PLACES) do
+      it("waits for the readers to leave, from the " .. where, function()
+        local rw = gochan.rwmutex()
+        rw:rlock()
+        local peer = helper.when_blocked(where, "lock on gochan.rwmutex",
+                                         function(r) r:runlock() end, rw)
+        assert.same({ n = 1, true }, helper.within(where, function(r)
+          r:lock()
+          local held = not r:try_rlock()
+          r:unlock()
+          return held
+        end, rw))
+        assert.is_true((peer:join(T)))
+      end)
+    end
+  end)
 
-    it("rlock() waits for the writer to leave, from the " .. where, function()
-      local rw = gochan.rwmutex()
-      rw:lock()
-      local peer = gochan.go(function(r) r:unlock() end, rw)
-      assert.same({ n = 1, true }, helper.within(where, function(r)
-        r:rlock()
-        local shared = r:try_rlock()
-        r:runlock()
-        r:runlock()
-        return shared
-      end, rw))
-      assert.is_true((peer:join(T)))
-      assert.is_true(rw:try_lock())
-    end)
-  end
+  describe("rw:rlock()", function()
+    for _, where in ipairs(helper.PLACES) do
+      it("waits for the writer to leave, from the " .. where, function()
+        local rw = gochan.rwmutex()
+        rw:lock()
+        local peer = helper.when_blocked(where, "rlock on gochan.rwmutex",
+                                         function(r) r:unlock() end, rw)
+        assert.same({ n = 1, true }, helper.within(where, function(r)
+          r:rlock()
+          local shared = r:try_rlock()
+          r:runlock()
+          r:runlock()
+          return shared
+        end, rw))
+        assert.is_true((peer:join(T)))
+        assert.is_true(rw:try_lock())
+      end)
+    end
+  end)
 
   it("keeps new readers out while a writer waits, and lets the writer go first", function()
     local rw = gochan.rwmutex()
