@@ -24,6 +24,10 @@
 ** userdata; nothing here is a gochan box. */
 void lbox_push (lua_State *L, struct obj *o) { lua_pushlightuserdata(L, o); }
 struct obj *lbox_to (lua_State *L, int idx) { (void)L; (void)idx; return NULL; }
+bool lbox_collected (lua_State *L, int idx, unsigned kinds) {
+  (void)L; (void)idx; (void)kinds;
+  return false;
+}
 void lbox_pushfrozen (lua_State *L, struct frozen *f, uint32_t t) {
   lua_pushlightuserdata(L, (char *)f + t);
 }
