@@ -203,6 +203,21 @@ function M.run_lua (src, seconds, env)
   return out, code
 end
 
+-- The message of the error fn() raises (it must raise), without the
+-- position in front of it.
+function M.message (fn)
+  local ok, err = pcall(fn)
+  assert(not ok, "expected an error, got none")
+  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
+end
+
+-- Calls o's __gc by hand (the object is collected; the box stays) and
+-- returns o.
+function M.collected (o)
+  getmetatable(o).__gc(o)
+  return o
+end
+
 -- Upper slack (seconds) on any timing assertion: sanitizer and valgrind
 -- builds are slow, and a late wake-up is not a bug, an early one is.
 M.SLACK = tonumber(os.getenv("GOCHAN_SPEC_SLACK")) or 1.5

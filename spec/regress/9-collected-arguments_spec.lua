@@ -4,23 +4,12 @@
 -- collected, as the methods do, not "gochan.context expected, got
 -- gochan.context".
 local gochan = require "gochan"
+local helper = require "spec.helper"
 
 local COLLECTED = "(object already collected)"
 
-local function collected (o)
-  getmetatable(o).__gc(o)
-  return o
-end
-
--- The message of the error fn raises, without its position.
-local function message (fn)
-  local ok, err = pcall(fn)
-  assert.is_false(ok)
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
-
 describe("a context collected by hand", function()
-  local ctx = collected((gochan.with_cancel()))
+  local ctx = helper.collected((gochan.with_cancel()))
 
   it("is refused as collected by every call that takes a context", function()
     local mu, rw = gochan.mutex(), gochan.rwmutex()
@@ -45,40 +34,40 @@ describe("a context collected by hand", function()
       { "bad argument #1 to 'range' ", function() return gochan.chan():range(ctx) end },
     }
     for i, c in ipairs(calls) do
-      assert.equal(i .. ": " .. c[1] .. COLLECTED, i .. ": " .. message(c[2]))
+      assert.equal(i .. ": " .. c[1] .. COLLECTED, i .. ": " .. helper.message(c[2]))
     end
     m2:unlock()
   end)
 
   it("is refused as collected as a parent", function()
     assert.equal("bad argument #1 to 'with_timeout' " .. COLLECTED,
-                 message(function() return gochan.with_timeout(ctx, 1) end))
+                 helper.message(function() return gochan.with_timeout(ctx, 1) end))
     assert.equal("bad argument #1 to 'with_deadline' " .. COLLECTED,
-                 message(function() return gochan.with_deadline(ctx, 1) end))
+                 helper.message(function() return gochan.with_deadline(ctx, 1) end))
     assert.equal("bad argument #1 to 'with_value' " .. COLLECTED,
-                 message(function() return gochan.with_value(ctx, "k", 1) end))
+                 helper.message(function() return gochan.with_value(ctx, "k", 1) end))
   end)
 end)
 
 describe("gochan.cond, given a lock collected by hand", function()
   it("says it was collected", function()
     assert.equal("bad argument #1 to 'cond' " .. COLLECTED,
-                 message(function() return gochan.cond(collected(gochan.mutex())) end))
+                 helper.message(function() return gochan.cond(helper.collected(gochan.mutex())) end))
     assert.equal("bad argument #1 to 'cond' " .. COLLECTED,
-                 message(function() return gochan.cond(collected(gochan.rwmutex())) end))
+                 helper.message(function() return gochan.cond(helper.collected(gochan.rwmutex())) end))
   end)
 
   it("still names the type of what is not a lock", function()
     assert.equal("bad argument #1 to 'cond' (gochan.mutex or gochan.rwmutex expected, got gochan.chan)",
-                 message(function() return gochan.cond(collected(gochan.chan())) end))
+                 helper.message(function() return gochan.cond(helper.collected(gochan.chan())) end))
   end)
 end)
 
 describe("a frozen table collected by hand", function()
   it("says it was collected when read or thawed", function()
-    local f = collected(gochan.freeze({ 1, x = 2 }))
-    assert.equal("bad argument #1 to 'index' " .. COLLECTED, message(function() return f[1] end))
-    assert.equal("bad argument #1 to 'len' " .. COLLECTED, message(function() return #f end))
-    assert.equal("bad argument #1 to 'thaw' " .. COLLECTED, message(function() return gochan.thaw(f) end))
+    local f = helper.collected(gochan.freeze({ 1, x = 2 }))
+    assert.equal("bad argument #1 to 'index' " .. COLLECTED, helper.message(function() return f[1] end))
+    assert.equal("bad argument #1 to 'len' " .. COLLECTED, helper.message(function() return #f end))
+    assert.equal("bad argument #1 to 'thaw' " .. COLLECTED, helper.message(function() return gochan.thaw(f) end))
   end)
 end)

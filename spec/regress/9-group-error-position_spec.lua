@@ -4,6 +4,7 @@
 -- group.lua; g:wait(-1), g:wait("x") and g:wait(a collected context)
 -- named 'wait' but pointed into group.lua, as did g:go(5) and g:try_go(5).
 local gochan = require "gochan"
+local helper = require "spec.helper"
 
 local HERE = "9%-group%-error%-position_spec%.lua:%d+: "
 
@@ -12,11 +13,6 @@ local function raised (fn)
   local ok, err = pcall(fn)
   assert.is_false(ok)
   return tostring(err)
-end
-
-local function collected (o)
-  getmetatable(o).__gc(o)
-  return o
 end
 
 local function escape (s) return (s:gsub("%p", "%%%0")) end
@@ -28,7 +24,7 @@ end
 
 describe("gochan.group's argument errors", function()
   it("name 'group' and the caller's line for a context collected by hand", function()
-    local ctx = collected((gochan.with_cancel()))
+    local ctx = helper.collected((gochan.with_cancel()))
     check("bad argument #1 to 'group' (object already collected)",
           function() gochan.group(ctx) end)
     check("bad argument #1 to 'group' (gochan.context expected, got number)",
@@ -39,7 +35,7 @@ describe("gochan.group's argument errors", function()
 
   it("name 'wait' and the caller's line for a bad timeout or context", function()
     local g = gochan.group()
-    local ctx = collected((gochan.with_cancel()))
+    local ctx = helper.collected((gochan.with_cancel()))
     check("bad argument #1 to 'wait' (non-negative number expected, got number)",
           function() g:wait(-1) end)
     check("bad argument #1 to 'wait' (number expected, got nan)",

@@ -3,16 +3,11 @@
 -- something else than asked; every option table raises for one, as
 -- gochan.spawn and gochan.config do, before anything is done.
 local natsserver = require "spec.natsserver"
+local helper = require "spec.helper"
 
 if not natsserver.runnable("gochan.nats unknown options (regression)") then return end
 
 local nats = require "gochan.nats"
-
-local function message (fn)
-  local ok, err = pcall(fn)
-  assert.is_false(ok)
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
 
 describe("gochan.nats option tables (regression)", function()
   local server, conn
@@ -24,30 +19,30 @@ describe("gochan.nats option tables (regression)", function()
 
   it("connect raises for an unknown option", function()
     assert.equal("bad argument #2 to 'connect' (unknown option 'timout')",
-                 message(function() return nats.connect(server.url, { timout = 1 }) end))
+                 helper.message(function() return nats.connect(server.url, { timout = 1 }) end))
     assert.equal([[bad argument #2 to 'connect' (unknown option "name\0")]],
-                 message(function() return nats.connect(server.url, { ["name\0"] = "x" }) end))
+                 helper.message(function() return nats.connect(server.url, { ["name\0"] = "x" }) end))
     assert.equal("bad argument #2 to 'connect' (unknown option (a number key))",
-                 message(function() return nats.connect(server.url, { "x" }) end))
+                 helper.message(function() return nats.connect(server.url, { "x" }) end))
   end)
 
   it("subscribe and serve raise for an unknown option", function()
     assert.equal("bad argument #2 to 'subscribe' (unknown option 'queu')",
-                 message(function() return conn:subscribe("x", { queu = "w" }) end))
+                 helper.message(function() return conn:subscribe("x", { queu = "w" }) end))
     assert.equal("bad argument #3 to 'serve' (unknown option 'queu')",
-                 message(function() return conn:serve("x", print, { queu = "w" }) end))
+                 helper.message(function() return conn:serve("x", print, { queu = "w" }) end))
     assert.equal("bad argument #3 to 'serve' (unknown option (a boolean key))",
-                 message(function() return conn:serve("x", print, { [true] = 1 }) end))
+                 helper.message(function() return conn:serve("x", print, { [true] = 1 }) end))
   end)
 
   it("serve names itself for its options' other errors", function()
     assert.equal("bad argument #3 to 'serve' ('cap' must be a positive integer)",
-                 message(function() return conn:serve("x", print, { cap = 0 }) end))
+                 helper.message(function() return conn:serve("x", print, { cap = 0 }) end))
   end)
 
   it("channel raises for an unknown option", function()
     assert.equal("bad argument #2 to 'channel' (unknown option 'ackwait')",
-                 message(function() return conn:channel("spec-opts", { ackwait = 1 }) end))
+                 helper.message(function() return conn:channel("spec-opts", { ackwait = 1 }) end))
   end)
 
   it("still takes the options it knows, and the connection is as it was", function()

@@ -5,16 +5,11 @@
 -- one was refused, but its message printed it with '%s', cut at the zero
 -- ("invalid subject 'a': ..."): it is quoted whole, as %q does.
 local natsserver = require "spec.natsserver"
+local helper = require "spec.helper"
 
 if not natsserver.runnable("gochan.nats zero bytes (regression)") then return end
 
 local nats = require "gochan.nats"
-
-local function message (fn)
-  local ok, err = pcall(fn)
-  assert.is_false(ok)
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
 
 describe("gochan.nats given a zero byte (regression)", function()
   local server, conn
@@ -26,31 +21,31 @@ describe("gochan.nats given a zero byte (regression)", function()
 
   it("refuses it in a URL", function()
     assert.equal("bad argument #1 to 'connect' (URL contains a zero byte)",
-                 message(function() return nats.connect(server.url .. "\0junk") end))
+                 helper.message(function() return nats.connect(server.url .. "\0junk") end))
   end)
 
   it("refuses it in a connection name", function()
     assert.equal("bad argument #2 to 'connect' ('name' contains a zero byte)",
-                 message(function() return nats.connect(server.url, { name = "spec\0x" }) end))
+                 helper.message(function() return nats.connect(server.url, { name = "spec\0x" }) end))
   end)
 
   it("refuses it in a queue name", function()
     assert.equal("bad argument #2 to 'subscribe' ('queue' contains a zero byte)",
-                 message(function() return conn:subscribe("x", { queue = "w\0x" }) end))
+                 helper.message(function() return conn:subscribe("x", { queue = "w\0x" }) end))
     assert.equal("bad argument #3 to 'serve' ('queue' contains a zero byte)",
-                 message(function() return conn:serve("x", print, { queue = "w\0x" }) end))
+                 helper.message(function() return conn:serve("x", print, { queue = "w\0x" }) end))
   end)
 
   it("quotes a subject with one whole", function()
     local why = [[(invalid subject "a\0b": subject contains a zero byte)]]
     assert.equal("bad argument #1 to 'subscribe' " .. why,
-                 message(function() return conn:subscribe("a\0b") end))
+                 helper.message(function() return conn:subscribe("a\0b") end))
     assert.equal("bad argument #1 to 'publish' " .. why,
-                 message(function() return conn:publish("a\0b", 1) end))
+                 helper.message(function() return conn:publish("a\0b", 1) end))
     assert.equal("bad argument #1 to 'request' " .. why,
-                 message(function() return conn:request("a\0b", 1, 1) end))
+                 helper.message(function() return conn:request("a\0b", 1, 1) end))
     assert.equal("bad argument #1 to 'serve' " .. why,
-                 message(function() return conn:serve("a\0b", print) end))
+                 helper.message(function() return conn:serve("a\0b", print) end))
   end)
 
   it("leaves the connection as it was", function()

@@ -2,21 +2,16 @@
 -- ({ tracebak = true }) went unnoticed; it raises, as gochan.spawn and
 -- gochan.config do for theirs.
 local gochan = require "gochan"
-
-local function message (fn)
-  local ok, err = pcall(fn)
-  assert.is_false(ok)
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
+local helper = require "spec.helper"
 
 describe("gochan.tasks", function()
   it("raises for an unknown option", function()
     assert.equal("bad argument #1 to 'tasks' (unknown option 'tracebak')",
-                 message(function() return gochan.tasks({ tracebak = true }) end))
+                 helper.message(function() return gochan.tasks({ tracebak = true }) end))
     assert.equal([[bad argument #1 to 'tasks' (unknown option "traceback\0")]],
-                 message(function() return gochan.tasks({ ["traceback\0"] = true }) end))
+                 helper.message(function() return gochan.tasks({ ["traceback\0"] = true }) end))
     assert.equal("bad argument #1 to 'tasks' (unknown option (a number key))",
-                 message(function() return gochan.tasks({ true }) end))
+                 helper.message(function() return gochan.tasks({ true }) end))
   end)
 
   it("still takes its own", function()

@@ -5,38 +5,33 @@
 -- "a\0b" as t["a"]. The name is quoted whole, as string.format's %q does,
 -- as gochan.select does (9-unclear-errors_spec.lua).
 local gochan = require "gochan"
-
-local function message (fn)
-  local ok, err = pcall(fn)
-  assert.is_false(ok)
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
+local helper = require "spec.helper"
 
 describe("an option name with a zero byte", function()
   it("is an unknown option of gochan.spawn", function()
     assert.equal([[bad argument #1 to 'spawn' (unknown option "name\0x")]],
-                 message(function() return gochan.spawn({ ["name\0x"] = "a" }, print) end))
+                 helper.message(function() return gochan.spawn({ ["name\0x"] = "a" }, print) end))
   end)
 
   it("is an unknown setting of gochan.config", function()
     assert.equal([[bad argument #1 to 'config' (unknown setting "workers\0x")]],
-                 message(function() return gochan.config({ ["workers\0x"] = 1 }) end))
+                 helper.message(function() return gochan.config({ ["workers\0x"] = 1 }) end))
   end)
 end)
 
 describe("an option value with a zero byte", function()
   it("is not a sigquit setting", function()
     assert.equal([[bad argument #1 to 'config' ('sigquit' must be "dump", "default" or false)]],
-                 message(function() return gochan.config({ sigquit = "default\0x" }) end))
+                 helper.message(function() return gochan.config({ sigquit = "default\0x" }) end))
   end)
 
   it("is not a notifier's direction", function()
     local nt = gochan.notifier()
     local ch = gochan.chan(1)
     assert.equal([[bad argument #2 to 'watch' (invalid option "recv\0")]],
-                 message(function() return nt:watch(ch, "recv\0") end))
+                 helper.message(function() return nt:watch(ch, "recv\0") end))
     assert.equal([[bad argument #2 to 'watch' (invalid option 'sideways')]],
-                 message(function() return nt:watch(ch, "sideways") end))
+                 helper.message(function() return nt:watch(ch, "sideways") end))
     nt:close()
   end)
 
@@ -53,8 +48,8 @@ end)
 describe("gochan.freeze, refusing a value under a key with a zero byte", function()
   it("names the whole key, quoted as %q does", function()
     assert.equal([[cannot freeze a function (at t["a\0b"])]],
-                 message(function() return gochan.freeze({ ["a\0b"] = print }) end))
+                 helper.message(function() return gochan.freeze({ ["a\0b"] = print }) end))
     assert.equal([[cannot freeze a function (at t.x["q\"\0"])]],
-                 message(function() return gochan.freeze({ x = { ["q\"\0"] = print } }) end))
+                 helper.message(function() return gochan.freeze({ x = { ["q\"\0"] = print } }) end))
   end)
 end)
