@@ -39,8 +39,7 @@ static const struct gochan_lapi lent = {
   .notifier_free = gochan_notifier_free,
   .pushchan = gochan_pushchan, .tochan = gochan_tochan,
   .chan_ready = chan_ready,
-  .pushquoted = lbox_pushquoted, .pushname = lbox_pushname,
-  .isname = lbox_isname
+  .pushname = lbox_pushname, .unknownkey = lbox_unknownkey
 };
 
 void lapi_lend (lua_State *L) {

@@ -8,7 +8,6 @@
 #ifndef LAPI_H
 #define LAPI_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "gochan.h"
@@ -55,12 +54,12 @@ struct gochan_lapi {
   int (*chan_ready) (gochan_chan *c);
   /* version 3 */
   /* Names in error messages, as the binding's own (src/lua/lbox.h:
-  ** lbox_pushquoted, lbox_pushname, lbox_isname): a string pushed quoted
-  ** whole, as %q does; pushed as 'name', or quoted when it holds a zero
-  ** byte; whether the string at 'idx' is exactly 'name'. */
-  const char *(*pushquoted) (lua_State *L, int idx);
+  ** lbox_pushname, lbox_unknownkey): the string at 'idx' pushed as 'name',
+  ** or quoted whole as %q does when it holds a zero byte; the message for
+  ** a key of an option table that is not in 'known', or NULL. */
   const char *(*pushname) (lua_State *L, int idx);
-  bool (*isname) (lua_State *L, int idx, const char *name);
+  const char *(*unknownkey) (lua_State *L, int arg, const char *const known[],
+                             const char *what);
 };
 
 /* Store the table in the registry of 'L' (module.c, at every open). */

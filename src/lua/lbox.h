@@ -85,6 +85,11 @@ int lbox_typeerror (lua_State *L, int arg, unsigned kinds,
 const char *lbox_pushquoted (lua_State *L, int idx);
 const char *lbox_pushname (lua_State *L, int idx);
 bool lbox_isname (lua_State *L, int idx, const char *name);
+/* Whether every key of the table at 'arg' is a string in 'known' (ended
+** by NULL): NULL, the stack as it was; else the message "unknown <what>
+** 'x'" (or "(a number key)"), pushed, for luaL_argerror. */
+const char *lbox_unknownkey (lua_State *L, int arg, const char *const known[],
+                             const char *what);
 /* The type name luaL_typeerror would print for the value at 'idx'
 ** ("gochan.chan", "number", ...). */
 const char *lbox_typename (lua_State *L, int idx);

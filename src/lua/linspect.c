@@ -281,16 +281,9 @@ static int lgochan_tasks (lua_State *L) {
   bool tbs = false;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {                  /* unknown options raise */
-      lua_pop(L, 1);
-      if (lua_type(L, -1) != LUA_TSTRING)
-        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option (a %s key)",
-                                                   luaL_typename(L, -1)));
-      if (!lbox_isname(L, -1, "traceback"))
-        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option %s",
-                                                   lbox_pushname(L, -1)));
-    }
+    static const char *const known[] = { "traceback", NULL };
+    const char *why = lbox_unknownkey(L, 1, known, "option");
+    if (why) return luaL_argerror(L, 1, why);
     lua_getfield(L, 1, "traceback");
     tbs = lua_toboolean(L, -1);
     lua_pop(L, 1);

@@ -78,3 +78,17 @@ const char *lbox_typename (lua_State *L, int idx) {
   if (tt != LUA_TNIL) lua_pop(L, 1);
   return name;
 }
+
+const char *lbox_unknownkey (lua_State *L, int arg, const char *const known[],
+                             const char *what) {
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {                  /* k v */
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      return lua_pushfstring(L, "unknown %s (a %s key)", what, luaL_typename(L, -1));
+    bool ok = false;
+    for (int i = 0; known[i] && !ok; i++) ok = lbox_isname(L, -1, known[i]);
+    if (!ok) return lua_pushfstring(L, "unknown %s %s", what, lbox_pushname(L, -1));
+  }
+  return NULL;
+}

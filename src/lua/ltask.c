@@ -504,18 +504,9 @@ static int lgochan_spawn (lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int top = lua_gettop(L);
   struct spawnopts o = { NULL, 0 };
-  lua_pushnil(L);
-  while (lua_next(L, 1)) {                    /* unknown options raise */
-    lua_pop(L, 1);
-    bool str = lua_type(L, -1) == LUA_TSTRING;
-    if (!(str && (lbox_isname(L, -1, "name") || lbox_isname(L, -1, "memlimit")))) {
-      if (str)
-        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option %s",
-                                                   lbox_pushname(L, -1)));
-      return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option (a %s key)",
-                                                 luaL_typename(L, -1)));
-    }
-  }
+  static const char *const known[] = { "name", "memlimit", NULL };
+  const char *why = lbox_unknownkey(L, 1, known, "option");
+  if (why) return luaL_argerror(L, 1, why);
   int tt = lua_getfield(L, 1, "name");
   if (tt != LUA_TNIL) {
     size_t len;
@@ -635,19 +626,8 @@ static int ltask__eq (lua_State *L) {
 static void checksettings (lua_State *L) {
   static const char *const known[] = { "workers", "sigquit", "busy_warn",
                                        NULL };
-  lua_pushnil(L);
-  while (lua_next(L, 1)) {                    /* k v */
-    lua_pop(L, 1);
-    int ok = 0;
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (int i = 0; known[i] && !ok; i++)
-        ok = lbox_isname(L, -1, known[i]);
-    if (!ok) {
-      if (lua_type(L, -1) == LUA_TSTRING)
-        luaL_argerror(L, 1, lua_pushfstring(L, "unknown setting %s", lbox_pushname(L, -1)));
-      luaL_argerror(L, 1, lua_pushfstring(L, "unknown setting (a %s key)", luaL_typename(L, -1)));
-    }
-  }
+  const char *why = lbox_unknownkey(L, 1, known, "setting");
+  if (why) luaL_argerror(L, 1, why);
 }
 
 static int lgochan_config (lua_State *L) {

@@ -48,6 +48,20 @@ static struct nconn *checkconn (lua_State *L, int arg) {
   return c;
 }
 
+/* The connection at 1, with the value at 'arg' encoded into 'b' for it
+** (raises, holding nothing, when the value cannot be sent). The caller
+** frees 'b' and releases the connection. */
+static struct nconn *encodefor (lua_State *L, int arg, struct wbuf *b) {
+  luaL_checkany(L, arg);
+  struct nconn *c = checkconn(L, 1);
+  wbuf_init(b);
+  if (!wlua_encode(L, arg, WIRE_VALUE, &c->chans, b)) {
+    conn_release(c);
+    lua_error(L);
+  }
+  return c;
+}
+
 static const char *checksubject (lua_State *L, int arg, bool wild) {
   size_t n;
   const char *s = luaL_checklstring(L, arg, &n);
@@ -104,14 +118,8 @@ static int lconn_close (lua_State *L) {
 /* conn:publish(subject, v) */
 static int lconn_publish (lua_State *L) {
   const char *subj = checksubject(L, 2, false);
-  luaL_checkany(L, 3);
-  struct nconn *c = checkconn(L, 1);
   struct wbuf b;
-  wbuf_init(&b);
-  if (!wlua_encode(L, 3, WIRE_VALUE, &c->chans, &b)) {
-    conn_release(c);
-    return lua_error(L);
-  }
+  struct nconn *c = encodefor(L, 3, &b);
   natsStatus st = conn_publish(c, subj, NULL, &b);
   wbuf_free(&b);
   conn_release(c);
@@ -199,13 +207,8 @@ static int lconn_request (lua_State *L) {
       !luaL_testudata(L, 4, "gochan.context"))
     luaL_typeerror(L, 4, "number or gochan.context");
   lua_settop(L, 4);
-  struct nconn *c = checkconn(L, 1);
   struct wbuf b;
-  wbuf_init(&b);
-  if (!wlua_encode(L, 3, WIRE_VALUE, &c->chans, &b)) {
-    conn_release(c);
-    return lua_error(L);
-  }
+  struct nconn *c = encodefor(L, 3, &b);
   uint64_t token = 0;
   gochan_chan *ch = NULL;
   char reply[128];
@@ -437,14 +440,8 @@ static int lconn_channel (lua_State *L) {
 ** closed first) */
 static int lconn_jsend (lua_State *L) {
   const char *name = checkjname(L, 2);
-  luaL_checkany(L, 3);
-  struct nconn *c = checkconn(L, 1);
   struct wbuf b;
-  wbuf_init(&b);
-  if (!wlua_encode(L, 3, WIRE_VALUE, &c->chans, &b)) {
-    conn_release(c);
-    return lua_error(L);
-  }
+  struct nconn *c = encodefor(L, 3, &b);
   gochan_chan *res = NULL;
   char err[320];
   const char *r = jchan_send(c, name, &b, &res, err, sizeof err);

@@ -12,23 +12,6 @@
 #include <lauxlib.h>
 #include "lnats.h"
 
-/* NULL if every key of the table at 'arg' is one of 'known' (NULL-ended);
-** else "unknown option 'x'" or "unknown option (a number key)", pushed. */
-static const char *unknown (lua_State *L, int arg, const char *const known[]) {
-  lua_pushnil(L);
-  while (lua_next(L, arg)) {                  /* k v */
-    lua_pop(L, 1);
-    if (lua_type(L, -1) != LUA_TSTRING)
-      return lua_pushfstring(L, "unknown option (a %s key)",
-                             luaL_typename(L, -1));
-    bool ok = false;
-    for (int i = 0; known[i] && !ok; i++) ok = wire_api->isname(L, -1, known[i]);
-    if (!ok)
-      return lua_pushfstring(L, "unknown option %s", wire_api->pushname(L, -1));
-  }
-  return NULL;
-}
-
 const char *nopts_connect (lua_State *L, int arg, struct nopts *o) {
   static const char *const known[] = { "name", "timeout", "reconnect_wait",
                                        "reconnect_buffer", NULL };
@@ -37,7 +20,7 @@ const char *nopts_connect (lua_State *L, int arg, struct nopts *o) {
   o->reconnect_buffer = -1;
   if (lua_isnoneornil(L, arg)) return NULL;
   luaL_checktype(L, arg, LUA_TTABLE);
-  const char *why = unknown(L, arg, known);
+  const char *why = wire_api->unknownkey(L, arg, known, "option");
   if (why) return why;
   if (lua_getfield(L, arg, "name") != LUA_TNIL) {  /* stays on the stack */
     size_t n;
@@ -75,7 +58,7 @@ const char *nopts_sub (lua_State *L, int arg, const char **queue,
   *cap = 256;
   if (lua_isnoneornil(L, arg)) return NULL;
   luaL_checktype(L, arg, LUA_TTABLE);
-  const char *why = unknown(L, arg, known);
+  const char *why = wire_api->unknownkey(L, arg, known, "option");
   if (why) return why;
   if (lua_getfield(L, arg, "queue") != LUA_TNIL) {  /* stays on the stack */
     size_t n;
@@ -104,7 +87,7 @@ const char *nopts_channel (lua_State *L, int arg, size_t *cap,
   *ackwait_ms = 0;
   if (lua_isnoneornil(L, arg)) return NULL;
   luaL_checktype(L, arg, LUA_TTABLE);
-  const char *why = unknown(L, arg, known);
+  const char *why = wire_api->unknownkey(L, arg, known, "option");
   if (why) return why;
   if (lua_getfield(L, arg, "cap") != LUA_TNIL) {
     if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
