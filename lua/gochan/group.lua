@@ -110,12 +110,11 @@ function G.new (ctx)
 end
 
 -- Keep the group's first failure, 'e' raised with traceback 'tb', in
--- g.first (its setter alone sends there), and cancel the group's context
--- with it as the cause. An error value that cannot cross between states
--- is kept as join gives it: a string that says so. Never blocks.
--- A string error is kept as the message followed by the traceback, as
--- join gives it, except a cancel of the task ('canceled': join gives
--- "canceled..." alone); the context's cause is the message alone.
+-- g.first (its setter alone sends there) as join gives it, and cancel the
+-- group's context with 'e' as the cause. Never blocks. As join gives it: a
+-- string error is the message followed by the traceback, except the
+-- task's own cancel ('canceled'), which is the message alone; a value
+-- that cannot cross between states becomes a string that says so.
 local function record (g, e, tb, canceled)
   local ok, refusal = pcall(g.first.try_send, g.first,
     { err = (type(e) == "string" and not canceled) and e .. "\n" .. tb or e, tb = tb })
